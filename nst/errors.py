@@ -1,0 +1,31 @@
+"""User-facing errors: one clear line, a non-zero exit, no traceback.
+
+Code anywhere in nst raises ``NSTError("<file>: <what is wrong>; <what to do>")``.
+Commands wrap their ``main`` in ``run_cli``, which prints that line to stderr and
+exits with status 2 (or 130 after Ctrl-C). ``--debug`` on the command line shows
+the traceback as well.
+"""
+
+import sys
+import traceback
+
+
+class NSTError(Exception):
+    """A problem the user can fix. Its message is the single line they will see."""
+
+
+def run_cli(main, argv=None):
+    """Run ``main(argv)`` and turn an ``NSTError`` into one line on stderr and exit 2."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        code = main(argv)
+    except NSTError as err:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
