@@ -1,0 +1,155 @@
+"""The pretrained VGG19 as the exercise's graph: ``load_vgg_model(path)``.
+
+The exercise builds a dict of graph nodes, ``input`` through ``avgpool5``:
+
+    input    (1, 300, 400, 3)      a variable: the image being looked at
+    conv1_1  (1, 300, 400, 64)     relu(conv2d(x, W, stride 1, SAME) + b)
+    conv1_2  (1, 300, 400, 64)
+    avgpool1 (1, 150, 200, 64)     2x2 average pool, stride 2, SAME
+    conv2_1 ... avgpool5 (1, 10, 13, 512)
+
+In TensorFlow 2 nothing runs until asked, so ``VGGGraph`` is a read-only mapping with
+those keys: assign an image to ``graph['input']`` and ``graph['conv4_2']`` gives that
+image's activations. Training asks for all the layers it needs at once through
+``graph.model(layers)``, a ``tf.function`` doing ONE forward pass that stops at the
+deepest layer asked for.
+
+Average pooling (the exercise's choice, after Gatys et al.) is the default;
+``pooling="max"`` gives the original VGG19, e.g. to compare with Keras.
+"""
+
+from collections.abc import Mapping
+
+import tensorflow as tf
+
+from nst.config import COLOR_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH
+from nst.errors import NSTError
+from nst.vgg_files import BLOCKS, read_vgg19_weights
+
+MIN_SIZE = 32  # five 2x2 poolings: smaller images leave nothing for conv5
+
+
+def _layer_names(pool_prefix):
+    names = []
+    for block, count, _ in BLOCKS:
+        names += [f"conv{block}_{i}" for i in range(1, count + 1)]
+        names.append(f"{pool_prefix}{block}")
+    return tuple(names)
+
+
+LAYERS = _layer_names("avgpool")  # the exercise's node names after 'input', in order
+
+
+class VGGGraph(Mapping):
+    """VGG19's layers by name, computed for the image held in ``self['input']``.
+
+    Args:
+        weights: {conv name: (W [3,3,in,out], b [out])}, conv1_1 expecting RGB - MEANS.
+        height, width: image size, each at least 32.
+        pooling: "avg" (the exercise) or "max" (the original VGG19).
+        dtype: the network's compute dtype; tf.bfloat16 / tf.float16 for reduced precision.
+    """
+
+    def __init__(self, weights, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, pooling="avg", dtype=tf.float32):
+        if pooling not in ("avg", "max"):
+            raise NSTError(f"pooling must be 'avg' or 'max', not {pooling!r}")
+        if min(height, width) < MIN_SIZE:
+            raise NSTError(f"image size {height}x{width} is too small: VGG19 needs at least "
+                           f"{MIN_SIZE}x{MIN_SIZE}; use a larger --size")
+        self.height, self.width, self.pooling = int(height), int(width), pooling
+        self.dtype = tf.as_dtype(dtype)
+        self.layers = _layer_names(f"{pooling}pool")
+        # Weights become constants once, in the compute dtype; fc layers were never loaded.
+        self._weights = {name: (tf.constant(W, self.dtype), tf.constant(b, self.dtype))
+                         for name, (W, b) in weights.items()}
+        self.input = tf.Variable(tf.zeros((1, self.height, self.width, COLOR_CHANNELS)),
+                                 name="input", trainable=True)
+        self._shapes = {"input": tuple(self.input.shape)}
+        h, w = self.height, self.width
+        for name in self.layers:
+            if name.startswith("conv"):
+                channels = self._weights[name][0].shape[-1]
+            else:
+                h, w = -(-h // 2), -(-w // 2)  # SAME pooling rounds up
+            self._shapes[name] = (1, h, w, channels)
+
+    # --- the mapping the exercise printed ---------------------------------------
+
+    def __getitem__(self, name):
+        if name == "input":
+            return self.input
+        if name not in self._shapes:
+            raise KeyError(name)
+        return self.forward(self.input, (name,))[name]
+
+    def __iter__(self):
+        return iter(("input",) + self.layers)
+
+    def __len__(self):
+        return 1 + len(self.layers)
+
+    def shape(self, name):
+        """Static shape of a node, e.g. ``graph.shape('conv4_2') == (1, 38, 50, 512)``."""
+        return self._shapes[name]
+
+    def __repr__(self):
+        pool = "average" if self.pooling == "avg" else "max"
+        lines = [f"VGG19 graph, {self.height}x{self.width}, {pool} pooling, {self.dtype.name}:"]
+        for name in self:
+            kind = "tf.Variable" if name == "input" else "tf.Tensor"
+            lines.append(f"  {name!r:11} {kind} shape={self._shapes[name]}")
+        return "\n".join(lines)
+
+    # --- computing activations ----------------------------------------------------
+
+    def check_layers(self, names):
+        """Raise NSTError for names that are not layers of this graph."""
+        unknown = [n for n in names if n not in self._shapes or n == "input"]
+        if unknown:
+            raise NSTError(f"unknown layer name(s) {', '.join(map(repr, unknown))}; "
+                           f"choose from {', '.join(self.layers)}")
+
+    def forward(self, image, outputs):
+        """One pass through the network; returns {name: activation} for ``outputs``.
+
+        image: (1, height, width, 3), RGB minus MEANS. Stops after the deepest layer
+        asked for, so the layers no cost needs (conv5_2 ... avgpool5) cost nothing.
+        """
+        self.check_layers(outputs)
+        wanted = set(outputs)
+        deepest = max(self.layers.index(name) for name in wanted)
+        x = tf.cast(image, self.dtype)
+        result = {}
+        for name in self.layers[: deepest + 1]:
+            if name.startswith("conv"):
+                W, b = self._weights[name]
+                x = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, W, strides=1, padding="SAME"), b))
+            elif self.pooling == "avg":
+                x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="SAME")
+            else:
+                x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME")
+            if name in wanted:
+                result[name] = x
+        return result
+
+    def model(self, outputs, jit_compile=False):
+        """A ``tf.function`` image -> {name: activation}, traced once for this image size."""
+        outputs = tuple(outputs)
+        self.check_layers(outputs)
+        signature = [tf.TensorSpec(self._shapes["input"], tf.float32)]
+
+        @tf.function(input_signature=signature, jit_compile=jit_compile)
+        def activations(image):
+            return self.forward(image, outputs)
+
+        return activations
+
+
+def load_vgg_model(path, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, pooling="avg", dtype=tf.float32):
+    """Load VGG19 weights from a MatConvNet .mat or Keras .h5 file into a ``VGGGraph``.
+
+    >>> graph = load_vgg_model("pretrained-model/imagenet-vgg-verydeep-19.mat")
+    >>> graph["input"].assign(content_image)    # (1, 300, 400, 3), RGB minus MEANS
+    >>> a_C = graph["conv4_2"]                  # (1, 38, 50, 512)
+    """
+    return VGGGraph(read_vgg19_weights(path), height, width, pooling=pooling, dtype=dtype)

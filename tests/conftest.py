@@ -1,0 +1,22 @@
+"""Shared fixtures: the real VGG19 weights, fetched through the project's own command."""
+
+import subprocess
+import sys
+
+import pytest
+
+from nst.weights import KERAS_H5, to_mat
+from nst.config import PRETRAINED_DIR, ROOT
+
+
+@pytest.fixture(scope="session")
+def weights_h5():
+    """The real Keras .h5 in pretrained-model/, fetched by `python -m nst.weights` if missing."""
+    subprocess.run([sys.executable, "-m", "nst.weights"], cwd=ROOT, check=True)
+    return PRETRAINED_DIR / KERAS_H5.filename
+
+
+@pytest.fixture(scope="session")
+def converted_mat(weights_h5, tmp_path_factory):
+    """The real weights in MatConvNet layout, written by `nst.weights --to-mat`'s code."""
+    return to_mat(weights_h5, tmp_path_factory.mktemp("converted"), say=lambda line: None)
