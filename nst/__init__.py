@@ -10,4 +10,10 @@ Modules, in the order the exercise meets them:
 - ``nst.train``    the Adam loop and the ``python -m nst.train`` command
 """
 
+import os
+
+# TensorFlow's C++ start-up notices (oneDNN, CPU features) are not for users; set
+# TF_CPP_MIN_LOG_LEVEL yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 __version__ = "0.1.0"
