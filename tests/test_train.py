@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from nst import config
+from nst.errors import NSTError
 from nst.options import Options, build_parser, parse_args
 from nst.train import main
 
@@ -110,7 +111,7 @@ def test_ctrl_c_saves_the_current_image(weights_h5, tmp_path):
 
 
 def test_divergence_stops_with_the_last_good_image(weights_h5, tmp_path, capsys):
-    with pytest.raises(Exception) as info:
+    with pytest.raises(NSTError) as info:
         main(["--size", "48x48", "--iterations", "50", "--learning-rate", "1e38", "--quiet", "--seed", "1",
               "--output-dir", str(tmp_path), "--model", str(weights_h5)])
     assert "NaN or infinite" in str(info.value)
