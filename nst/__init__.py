@@ -11,9 +11,11 @@ Modules, in the order the exercise meets them:
 """
 
 import os
+import sys
 
-# TensorFlow's C++ start-up notices (oneDNN, CPU features) are not for users; set
-# TF_CPP_MIN_LOG_LEVEL yourself to see them.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up log (oneDNN notices, CUDA probing on machines without a GPU)
+# is not for users: real problems reach them as Python exceptions. `--debug` or your own
+# TF_CPP_MIN_LOG_LEVEL brings it back.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if "--debug" in sys.argv else "3")
 
 __version__ = "0.1.0"

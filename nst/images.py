@@ -154,15 +154,20 @@ def reshape_and_normalize_image(image):
     return pixels.astype(np.float32)[np.newaxis] - np.asarray(MEANS, dtype=np.float32)
 
 
-def load_image(path, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, max_pixels=None):
-    """Read, centre-crop, resize, normalise: a file -> ``float32 (1, height, width, 3)``.
-    Images with a side under ``MIN_SIDE`` (16) pixels are refused with an ``NSTError``."""
+def load_picture(path, max_pixels=None):
+    """``read_image``, refusing images with a side under ``MIN_SIDE`` (16) pixels."""
     picture = read_image(path, max_pixels=max_pixels)
     h, w = picture.shape[:2]
     if min(h, w) < MIN_SIDE:
-        raise NSTError(f"{path}: image is only {w}x{h} pixels, too small to resize to {width}x"
-                       f"{height}; use an image of at least {MIN_SIDE}x{MIN_SIDE} pixels")
-    return reshape_and_normalize_image(resize_to(picture, height, width))
+        raise NSTError(f"{path}: image is only {w}x{h} pixels, too small to use; "
+                       f"use an image of at least {MIN_SIDE}x{MIN_SIDE} pixels")
+    return picture
+
+
+def load_image(path, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, max_pixels=None):
+    """Read, centre-crop, resize, normalise: a file -> ``float32 (1, height, width, 3)``.
+    Images with a side under ``MIN_SIDE`` (16) pixels are refused with an ``NSTError``."""
+    return reshape_and_normalize_image(resize_to(load_picture(path, max_pixels), height, width))
 
 
 def generate_noise_image(content_image, noise_ratio=NOISE_RATIO, seed=None):

@@ -7,6 +7,7 @@ stops the run before anything is loaded, with one line saying what to change.
 
 import argparse
 import re
+import sys
 import textwrap
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -15,11 +16,14 @@ from nst import config
 from nst.errors import NSTError
 from nst.vgg import LAYERS, MIN_SIZE
 
+QUALITY_TV_WEIGHT = 1e-3  # see the README's "quality" section for how it was chosen
+
 
 @dataclass
 class Options:
+    # The exercise
     content: Path = config.CONTENT_IMAGE
-    style: Path = config.STYLE_IMAGE
+    style: tuple = (config.STYLE_IMAGE,)
     output_dir: Path = config.OUTPUT_DIR
     iterations: int = config.ITERATIONS
     alpha: float = config.ALPHA
@@ -29,22 +33,56 @@ class Options:
     style_layers: tuple = config.STYLE_LAYERS
     noise_ratio: float = config.NOISE_RATIO
     seed: int | None = None
-    size: tuple = (config.IMAGE_HEIGHT, config.IMAGE_WIDTH)
+    size: tuple | int = (config.IMAGE_HEIGHT, config.IMAGE_WIDTH)  # (H, W), or the long side
     save_every: int = config.SAVE_EVERY
     model: Path | None = None  # None: whichever weights are in pretrained-model/
     quiet: bool = False
     debug: bool = False
+    # Beyond the exercise (every default leaves the exercise unchanged)
+    preset: str = "exercise"
+    optimizer: str = "adam"
+    tv_weight: float = 0.0
+    preserve_colors: str = "none"
+    style_blend: tuple = ()
+    style_scale: float = 1.0
+    init: str = "noise"
+    multiscale: str = "auto"
+    checkpoint_every: int | None = None
+    resume: Path | None = None
+    animation: str = "none"
+    xla: bool = False
+    precision: str = "fp32"
+
+
+# A preset is a set of option values; options given on the command line win over it.
+PRESETS = {
+    "exercise": {},
+    "quality": {"optimizer": "lbfgs", "init": "content", "tv_weight": QUALITY_TV_WEIGHT,
+                "iterations": 100, "save_every": 10, "animation": "gif"},
+}
 
 
 def parse_size(text):
-    """'300x400' -> (300, 400). Each side at least MIN_SIZE."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    """'300x400' -> (300, 400); '1024' -> 1024, the long side (the content's aspect is kept)."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX×]\s*(\d+)\s*)?", text)
     if not match:
-        raise NSTError(f"--size {text!r}: expected HEIGHTxWIDTH, e.g. 300x400")
-    height, width = int(match[1]), int(match[2])
-    if min(height, width) < MIN_SIZE:
+        raise NSTError(f"--size {text!r}: expected HEIGHTxWIDTH (e.g. 300x400) or a long side (e.g. 1024)")
+    sides = [int(side) for side in match.groups() if side is not None]
+    if min(sides) < MIN_SIZE:
         raise NSTError(f"--size {text}: each side must be at least {MIN_SIZE} pixels (VGG19 pools 5 times)")
-    return height, width
+    return tuple(sides) if len(sides) == 2 else sides[0]
+
+
+def parse_multiscale(text):
+    """'auto' or a number of scales (1: off)."""
+    if text == "auto":
+        return text
+    return str(_positive_int("--multiscale")(text))
+
+
+def parse_blend(text):
+    """'0.7,0.3' -> (0.7, 0.3)."""
+    return tuple(_number("--style-blend", 0)(part) for part in text.split(",") if part.strip())
 
 
 def parse_style_layers(text):
@@ -121,7 +159,8 @@ def build_parser():
                 description="Neural style transfer, as in the exercise: paint CONTENT in the style of STYLE.",
                 formatter_class=_Formatter)
     p.add_argument("--content", type=Path, default=d.content, help="content image")
-    p.add_argument("--style", type=Path, default=d.style, help="style image")
+    p.add_argument("--style", type=Path, nargs="+", default=list(d.style),
+                   help="style image(s); several are blended, see --style-blend")
     p.add_argument("--output-dir", type=Path, default=d.output_dir, help="where images and losses are written")
     p.add_argument("--iterations", type=_positive_int("--iterations"), default=d.iterations,
                    help="number of optimisation steps")
@@ -143,12 +182,54 @@ def build_parser():
                    help=".mat or .h5 VGG19 weights (default: the one in pretrained-model/, the .mat first)")
     p.add_argument("--quiet", action="store_true", help="no progress bar: plain log lines")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+    beyond = p.add_argument_group("beyond the exercise")
+    beyond.add_argument("--preset", choices=sorted(PRESETS), default=d.preset,
+                        help="exercise: the exercise's settings; quality: " + _preset_text("quality"))
+    beyond.add_argument("--optimizer", choices=["adam", "lbfgs"], default=d.optimizer,
+                        help="lbfgs: SciPy's L-BFGS-B, fewer and longer iterations")
+    beyond.add_argument("--tv-weight", type=_number("--tv-weight", 0), default=d.tv_weight,
+                        help="weight of the total-variation cost (smoothness)")
+    beyond.add_argument("--preserve-colors", choices=["none", "luminance", "histogram"], default=d.preserve_colors,
+                        help="keep the content's colours: transfer luminance only, or match the style's colours first")
+    beyond.add_argument("--style-blend", type=parse_blend, default=d.style_blend,
+                        help="W1,W2,... weights of several --style images (default: equal)")
+    beyond.add_argument("--style-scale", type=_number("--style-scale", 0.05, 8), default=d.style_scale,
+                        help="size of the style image relative to the output (larger: bigger brush strokes)")
+    beyond.add_argument("--init", choices=["noise", "content", "style", "random"], default=d.init,
+                        help="starting image: the exercise's noisy content, the content, the style, or noise")
+    beyond.add_argument("--multiscale", type=parse_multiscale, default=d.multiscale,
+                        help="number of scales, each twice the last (auto: start at a long side of at most 512)")
+    beyond.add_argument("--checkpoint-every", type=_positive_int("--checkpoint-every"), default=d.checkpoint_every,
+                        help="save output-dir/checkpoint.npz every N iterations")
+    beyond.add_argument("--resume", type=Path, default=d.resume, help="continue from a checkpoint.npz")
+    beyond.add_argument("--animation", choices=["none", "gif", "sheet", "both"], default=d.animation,
+                        help="progress.gif and/or progress.png from the saved iterations")
+    beyond.add_argument("--xla", action="store_true", help="compile the training step with XLA")
+    beyond.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default=d.precision,
+                        help="the network's arithmetic; costs are always summed in float32")
     return p
+
+
+def _preset_text(name):
+    return ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in PRESETS[name].items())
+
+
+def _given(parser, argv):
+    """The destinations of the options written on the command line."""
+    written = {arg.split("=")[0] for arg in argv if arg.startswith("--")}
+    return {action.dest for action in parser._actions if written & set(action.option_strings)}
 
 
 def parse_args(argv=None):
     """Command line -> Options. Raises NSTError with one line for any bad value."""
-    args = build_parser().parse_args(argv)
-    values = vars(args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    values = vars(parser.parse_args(argv))
+    given = _given(parser, argv)
+    for key, value in PRESETS[values["preset"]].items():
+        if key not in given:
+            values[key] = value
+    values["style"] = tuple(values["style"])
     names = {f.name for f in fields(Options)}
     return Options(**{k: v for k, v in values.items() if k in names})

@@ -7,11 +7,12 @@
 
 import csv
 import sys
+import time
 from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from nst.images import atomic_path
+from nst.images import atomic_path, save_image
 
 
 @dataclass
@@ -48,6 +49,34 @@ class Progress:
             self.bar.close()
 
 
+class Recorder:
+    """Per-iteration bookkeeping shared by the optimisers.
+
+    ``record(i, J, J_content, J_style, image)`` appends a Row, moves the progress bar and,
+    every ``save_every`` iterations, prints the costs as the exercise did and saves
+    ``<i>.png``; ``on_iteration(i, image)``, when given, runs after (checkpoints).
+    ``image`` is a function returning the current (1, H, W, 3) image, called only when needed.
+    """
+
+    def __init__(self, output_dir, save_every, progress, rows=None, on_iteration=None):
+        self.output_dir, self.save_every, self.progress = output_dir, save_every, progress
+        self.rows = list(rows or [])
+        self.on_iteration = on_iteration
+        # A resumed run's clock continues from where the saved one stopped.
+        self.start = time.perf_counter() - (self.rows[-1].seconds if self.rows else 0.0)
+
+    def record(self, i, J, J_content, J_style, image):
+        row = Row(i, float(J), float(J_content), float(J_style), time.perf_counter() - self.start)
+        self.rows.append(row)
+        self.progress.step(row)
+        if i % self.save_every == 0:
+            self.progress.log(f"Iteration {i} :\ntotal cost = {row.J:.6g}\ncontent cost = {row.J_content:.6g}\n"
+                              f"style cost = {row.J_style:.6g}")
+            save_image(self.output_dir / f"{i}.png", image())
+        if self.on_iteration is not None:
+            self.on_iteration(i, image)
+
+
 def write_losses(rows, csv_path, png_path):
     """Write the cost history as CSV and as a log-scale plot, each atomically."""
     with atomic_path(csv_path) as tmp:
@@ -59,12 +88,11 @@ def write_losses(rows, csv_path, png_path):
                                  f"{r.seconds:.3f}"])
     if not rows:
         return
-    import matplotlib
+    # A bare Figure, not pyplot: no global backend switch, so a notebook's plots keep working.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.subplots()
     steps = [r.iteration for r in rows]
     ax.plot(steps, [r.J for r in rows], label="J (total)")
     ax.plot(steps, [r.J_content for r in rows], label="J_content")
@@ -77,4 +105,3 @@ def write_losses(rows, csv_path, png_path):
     fig.tight_layout()
     with atomic_path(png_path) as tmp:
         fig.savefig(tmp, format="png")
-    plt.close(fig)

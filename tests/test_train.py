@@ -75,7 +75,7 @@ def test_cli_defaults_are_the_exercise(monkeypatch):
     assert options.learning_rate == 2.0
     assert (options.iterations, options.save_every) == (200, 20)
     assert options.content.name == "golden_gate_bridge.jpg"
-    assert options.style.name == "monet_houses_of_parliament.jpg"
+    assert [path.name for path in options.style] == ["monet_houses_of_parliament.jpg"]
     assert options.output_dir == config.ROOT / "output"
     assert options.model is None
     assert config.MEANS == (123.68, 116.779, 103.939)

@@ -1,0 +1,58 @@
+"""How the computation runs: threads, precision and XLA, as plain switches.
+
+None of these changes what is computed, only how:
+
+- ``configure_threads(intra, inter)``: TensorFlow's thread pools. They must be set
+  before TensorFlow runs its first operation; call this first thing in ``main``.
+- ``PRECISIONS``: the network's compute dtype for ``load_vgg_model(..., dtype=...)``.
+  The image, its gradient, Adam and every cost stay float32 (the costs cast the
+  activations up), so only the VGG19 passes run in the reduced precision.
+  bf16 runs anywhere; fp16 is meant for GPUs (tensor cores).
+- XLA is ``jit_compile=True`` on ``make_train_step`` / ``VGGGraph.model``.
+
+A GPU needs no switch: TensorFlow places the operations on it when it sees one.
+"""
+
+import tensorflow as tf
+
+from nst.errors import NSTError
+
+PRECISIONS = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
+
+
+def compute_dtype(precision):
+    """'fp32' | 'bf16' | 'fp16' -> the tf.DType for ``load_vgg_model``."""
+    try:
+        return PRECISIONS[precision]
+    except KeyError:
+        raise NSTError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}") from None
+
+
+def configure_threads(intra=None, inter=None):
+    """Set TensorFlow's intra-op and inter-op thread counts (None or 0: TensorFlow's default).
+
+    Raises NSTError if TensorFlow has already started its runtime, when the setting
+    would silently not apply.
+    """
+    try:
+        if intra is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(int(intra))
+        if inter is not None:
+            tf.config.threading.set_inter_op_parallelism_threads(int(inter))
+    except RuntimeError as err:
+        raise NSTError(f"thread settings must come before TensorFlow's first operation ({err})") from None
+
+
+def describe_threads():
+    """{'intra': n, 'inter': n}; 0 means TensorFlow's default (one thread per core)."""
+    return {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter": tf.config.threading.get_inter_op_parallelism_threads()}
+
+
+def onednn_enabled():
+    """Whether TensorFlow's oneDNN (MKL) CPU kernels are on: env TF_ENABLE_ONEDNN_OPTS, before import."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None

@@ -1,0 +1,101 @@
+"""Everything between the options and the optimiser: images, scales, targets, start image.
+
+``prepare(options)`` reads the pictures once (and matches the style's colours to the
+content's with ``--preserve-colors histogram``) and settles the output size.
+``scales(height, width, multiscale)`` lists the sizes to optimise at: with several, each is
+twice the last, and the result of one scale, upsampled, starts the next (coarse-to-fine:
+the large structures form cheaply at low resolution, the fine ones at the end).
+``Problem.at(height, width)`` builds one scale's graph and targets.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from nst.color import luminance_transfer, match_color_histogram
+from nst.images import deprocess_image, load_picture, reshape_and_normalize_image, resize_to
+from nst.targets import content_target, initial_image, normalise_blend, style_size, style_targets
+from nst.vgg import MIN_SIZE, VGGGraph
+
+AUTO_FIRST_SCALE = 512  # --multiscale auto: the first scale's long side is at most this
+DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
+
+
+def output_size(size, content_shape):
+    """(H, W) from --size: as given, or a long side with the content's aspect ratio kept."""
+    if isinstance(size, tuple):
+        return size
+    h, w = content_shape[:2]
+    if h >= w:
+        return size, max(MIN_SIZE, round(size * w / h))
+    return max(MIN_SIZE, round(size * h / w)), size
+
+
+def scales(height, width, multiscale="auto"):
+    """[(h, w), ...] from coarse to the output size, each side half the next one's."""
+    if multiscale == "auto":
+        count = 1 + max(0, math.ceil(math.log2(max(height, width) / AUTO_FIRST_SCALE)))
+    else:
+        count = int(multiscale)
+    sizes = [(height, width)]
+    for _ in range(count - 1):
+        h, w = sizes[0]
+        if min(h, w) // 2 < MIN_SIZE:
+            break  # VGG19 needs 32 pixels: fewer scales than asked
+        sizes.insert(0, (round(h / 2), round(w / 2)))
+    return sizes
+
+
+def upsample(image, height, width):
+    """A (1, h, w, 3) image resized (bicubic) to (1, height, width, 3)."""
+    return tf.image.resize(image, (height, width), method="bicubic").numpy()
+
+
+@dataclass
+class Problem:
+    """The pictures and settings of one run; ``at(h, w)`` gives a scale's graph and targets."""
+
+    weights: dict
+    content: np.ndarray  # uint8 (H, W, 3), as read
+    styles: list  # uint8 pictures, colours matched if asked
+    blend: list
+    options: object
+
+    def at(self, height, width):
+        o = self.options
+        graph = VGGGraph(self.weights, height, width, dtype=DTYPES[o.precision])
+        layers = [o.content_layer] + [name for name, _ in o.style_layers]
+        graph.check_layers(layers)
+        content = reshape_and_normalize_image(resize_to(self.content, height, width))
+        sh, sw = style_size(height, width, o.style_scale)
+        styles = [reshape_and_normalize_image(resize_to(s, sh, sw)) for s in self.styles]
+        a_C = content_target(graph, content, o.content_layer)
+        G_S = style_targets(graph, styles, self.blend, o.style_layers)
+        return graph, content, a_C, G_S
+
+    def start_image(self, content, seed):
+        """The initial image at ``content``'s size, as --init asks."""
+        height, width = content.shape[1:3]
+        style = reshape_and_normalize_image(resize_to(self.styles[0], height, width))
+        return initial_image(self.options.init, content, style, self.options.noise_ratio, seed)
+
+    def finish(self, image):
+        """The picture to save: with --preserve-colors luminance, the content's colours."""
+        picture = deprocess_image(image)
+        if self.options.preserve_colors == "luminance":
+            content = resize_to(self.content, *picture.shape[:2])
+            picture = luminance_transfer(picture, content)
+        return reshape_and_normalize_image(picture)
+
+
+def prepare(options, weights):
+    """Read the content and style pictures once; returns the Problem and the output size."""
+    content = load_picture(options.content)
+    styles = [load_picture(path) for path in options.style]
+    if options.preserve_colors == "histogram":
+        styles = [match_color_histogram(style, content) for style in styles]
+    blend = normalise_blend(options.style_blend, len(styles))
+    size = output_size(options.size, content.shape)
+    return Problem(weights, content, styles, blend, options), size

@@ -1,0 +1,87 @@
+"""What the generated image is pulled towards, computed once per run (or per scale).
+
+- ``content_target``: a_C, the content image's activations at the content layer.
+- ``style_targets``: the style Gram matrices G_S, one per style layer. With several style
+  images they are blended: G_S = Σ_k w_k · G_S,k with Σ w_k = 1. Because
+  Σ_k w_k ||G - G_k||² = ||G - Σ_k w_k G_k||² + constant, this gives exactly the gradient of
+  the weighted sum of per-image style costs, for the price of one target.
+- ``initial_image``: where the optimisation starts (the exercise: noise mixed with content).
+"""
+
+import numpy as np
+
+from nst.costs import style_grams
+from nst.errors import NSTError
+from nst.images import generate_noise_image, load_image
+from nst.vgg import MIN_SIZE
+
+INITS = ("noise", "content", "style", "random")
+
+
+def content_target(graph, content_image, content_layer):
+    """a_C: (1, n_H, n_W, n_C) activations of the content image at ``content_layer``."""
+    return graph.forward(content_image, [content_layer])[content_layer]
+
+
+def style_size(height, width, scale):
+    """The size a style image is given: the output's size times ``scale``, at least 32."""
+    h, w = round(height * scale), round(width * scale)
+    if min(h, w) < MIN_SIZE:
+        raise NSTError(f"--style-scale {scale}: the style image would be {h}x{w}, below VGG19's "
+                       f"{MIN_SIZE}x{MIN_SIZE}; use a larger --style-scale")
+    return h, w
+
+
+def style_targets(graph, style_images, blend, style_layers):
+    """Blended Gram targets {layer: (n_C, n_C)} for ``graph``'s output size.
+
+    style_images may be any size (``--style-scale``). A Gram matrix sums over positions,
+    so a style image with P_S positions at a layer is rescaled by P_G / P_S, the
+    generated image's count, to compare like with like.
+    """
+    names = [name for name, _ in style_layers]
+    targets = {name: 0.0 for name in names}
+    for image, weight in zip(style_images, blend):
+        a_S = graph.forward(image, names)
+        grams = style_grams(a_S, style_layers)
+        for name in names:
+            _, h, w, _ = graph.shape(name)
+            _, h_S, w_S, _ = a_S[name].shape
+            targets[name] = targets[name] + weight * grams[name] * (h * w / (h_S * w_S))
+    return targets
+
+
+def load_styles(paths, height, width, scale=1.0):
+    """Each style image centre-cropped to the output's aspect and sized ``scale`` x the output."""
+    h, w = style_size(height, width, scale)
+    return [load_image(path, h, w) for path in paths]
+
+
+def normalise_blend(blend, count):
+    """Blend weights for ``count`` style images, summing to 1 (equal when not given)."""
+    if not blend:
+        return [1.0 / count] * count
+    if len(blend) != count:
+        raise NSTError(f"--style-blend: {len(blend)} weights for {count} style images; give one per --style")
+    if min(blend) < 0 or sum(blend) <= 0:
+        raise NSTError("--style-blend: weights must be non-negative and not all zero")
+    return [b / sum(blend) for b in blend]
+
+
+def initial_image(kind, content_image, style_image, noise_ratio, seed):
+    """The starting point (1, H, W, 3), normalised like the images.
+
+    noise:   the exercise's 0.6 · uniform(-20, 20) + 0.4 · content (``noise_ratio``)
+    content: the content image itself (converges fastest)
+    style:   the (first) style image at the output size
+    random:  uniform(-20, 20) noise only
+    """
+    if kind == "noise":
+        return generate_noise_image(content_image, noise_ratio, seed=seed)
+    if kind == "content":
+        return np.array(content_image, np.float32)
+    if kind == "style":
+        return np.array(style_image, np.float32)
+    if kind == "random":
+        return generate_noise_image(content_image, 1.0, seed=seed)
+    raise NSTError(f"--init {kind!r}: choose from {', '.join(INITS)}")
