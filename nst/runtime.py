@@ -56,3 +56,17 @@ def onednn_enabled():
         return bool(_pywrap_util_port.IsMklEnabled())
     except (ImportError, AttributeError):
         return None
+
+
+def peak_rss_mb():
+    """This process's peak resident memory in MB.
+
+    Linux's VmHWM, which starts afresh at exec; ``ru_maxrss`` (the fallback elsewhere)
+    would start from the resident size of the parent that forked the process.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

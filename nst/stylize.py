@@ -15,12 +15,12 @@ import numpy as np
 import tensorflow as tf
 
 from nst.color import luminance_transfer, match_color_histogram
+from nst.runtime import compute_dtype
 from nst.images import deprocess_image, load_picture, reshape_and_normalize_image, resize_to
 from nst.targets import content_target, initial_image, normalise_blend, style_size, style_targets
 from nst.vgg import MIN_SIZE, VGGGraph
 
 AUTO_FIRST_SCALE = 512  # --multiscale auto: the first scale's long side is at most this
-DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
 
 
 def output_size(size, content_shape):
@@ -65,7 +65,7 @@ class Problem:
 
     def at(self, height, width):
         o = self.options
-        graph = VGGGraph(self.weights, height, width, dtype=DTYPES[o.precision])
+        graph = VGGGraph(self.weights, height, width, dtype=compute_dtype(o.precision))
         layers = [o.content_layer] + [name for name, _ in o.style_layers]
         graph.check_layers(layers)
         content = reshape_and_normalize_image(resize_to(self.content, height, width))

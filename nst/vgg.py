@@ -14,6 +14,10 @@ image's activations. Training asks for all the layers it needs at once through
 ``graph.model(layers)``, a ``tf.function`` doing ONE forward pass that stops at the
 deepest layer asked for.
 
+Each convolution's input gradient is computed by ``conv_relu`` as a forward convolution
+with the flipped kernel: the same numbers, and on the CPU faster than TensorFlow's own
+(``python -m nst.bench`` measures both; ``graph.flipped_gradient = False`` turns it off).
+
 Average pooling (the exercise's choice, after Gatys et al.) is the default;
 ``pooling="max"`` gives the original VGG19, e.g. to compare with Keras.
 """
@@ -24,6 +28,7 @@ import tensorflow as tf
 
 from nst.config import COLOR_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH
 from nst.errors import NSTError
+from nst.runtime import onednn_enabled
 from nst.vgg_files import BLOCKS, read_vgg19_weights
 
 MIN_SIZE = 32  # five 2x2 poolings: smaller images leave nothing for conv5
@@ -40,8 +45,18 @@ def _layer_names(pool_prefix):
 LAYERS = _layer_names("avgpool")  # the exercise's node names after 'input', in order
 
 
-# Convolutions with fewer input channels (conv1_1: 3) keep TensorFlow's gradient.
+# Convolutions with fewer input channels (conv1_1: 3) keep TensorFlow's gradient, faster there.
 FLIPPED_MIN_CHANNELS = 16
+
+
+def flipped_gradient_pays():
+    """Whether ``conv_relu``'s gradient beats TensorFlow's here: on the CPU with Eigen's kernels.
+
+    Measured by ``python -m nst.bench`` (variant fp32-tfgrad): with Eigen, Conv2D is faster
+    than Conv2DBackpropInput; with oneDNN (TF_ENABLE_ONEDNN_OPTS=1) it is the other way
+    round, and on a GPU cuDNN's backward pass needs no help.
+    """
+    return not onednn_enabled() and not tf.config.list_physical_devices("GPU")
 
 
 def flip_kernel(W):
@@ -57,7 +72,8 @@ def conv_relu(x, W, b, W_flipped):
     itself a SAME convolution of the output gradient with the flipped, transposed
     kernel; TensorFlow's CPU Conv2D computes it faster than its Conv2DBackpropInput
     (measured by ``python -m nst.bench``). The relu sits inside so that TensorFlow
-    still fuses conv2d + bias + relu into one kernel.
+    still fuses conv2d + bias + relu into one kernel. W and b must be tensors, not
+    variables: no gradient flows to them.
     """
 
     @tf.custom_gradient
@@ -95,7 +111,8 @@ class VGGGraph(Mapping):
         # Weights become constants once, in the compute dtype; fc layers were never loaded.
         self._weights = {name: (tf.constant(W, self.dtype), tf.constant(b, self.dtype))
                          for name, (W, b) in weights.items()}
-        self.flipped_gradient = True  # False: TensorFlow's own Conv2DBackpropInput (see conv_relu)
+        # How the input gradient of each convolution is computed (see conv_relu); same values.
+        self.flipped_gradient = flipped_gradient_pays()
         self._flipped = {}  # name -> flip_kernel(W), made on first use
         self.input = tf.Variable(tf.zeros((1, self.height, self.width, COLOR_CHANNELS)),
                                  name="input", trainable=True)
@@ -172,7 +189,8 @@ class VGGGraph(Mapping):
         if not self.flipped_gradient or W.shape[2] < FLIPPED_MIN_CHANNELS:
             return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, W, strides=1, padding="SAME"), b))
         if name not in self._flipped:
-            self._flipped[name] = flip_kernel(W)
+            with tf.init_scope():  # made once, eagerly: a constant every trace can share
+                self._flipped[name] = flip_kernel(W)
         return conv_relu(x, W, b, self._flipped[name])
 
     def model(self, outputs, jit_compile=False):
