@@ -1,0 +1,255 @@
+"""How fast is nst's training step? ``python -m nst.bench``.
+
+One run measures, side by side and interleaved (one step of each in turn, so a busy
+machine slows all of them alike):
+
+- nst's step in the exercise's configuration (content conv4_2, five style layers,
+  alpha 10, beta 40, Adam 2.0, average pooling) in several variants (``VARIANTS``):
+  fp32 (nst's default), fp32 with XLA, fp32 with TensorFlow's own convolution
+  gradient instead of nst.vgg's flipped-kernel one, bf16 with and without XLA;
+  each one's J after the same steps, compared with fp32's;
+- the textbook baseline (``nst.bench_baseline``: Keras VGG19, einsum Grams, Keras Adam);
+- median wall and CPU seconds per step, the ratio to the baseline, GFLOP/s from the
+  analytic convolution FLOP count, the machine's matmul GFLOP/s, peak RSS of nst's
+  default step (in a subprocess), and with ``--quality`` the time each optimiser needs
+  to reach the loss of the faithful 200-iteration Adam run.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import tensorflow as tf
+
+from nst import config
+from nst.adam import Adam
+from nst.bench_baseline import conv_gflop, make_baseline_step, matmul_gflops
+from nst.costs import style_grams
+from nst.errors import NSTError, run_cli
+from nst.images import generate_noise_image, load_image
+from nst.options import parse_size
+from nst.runtime import compute_dtype, configure_threads, describe_threads, onednn_enabled, peak_rss_mb
+from nst.train import make_train_step
+from nst.vgg import load_vgg_model
+from nst.weights import KERAS_H5
+
+# name -> (precision, XLA, VGGGraph.flipped_gradient: None keeps the graph's default); "fp32" is nst's step.
+VARIANTS = {"fp32": ("fp32", False, None), "fp32-xla": ("fp32", True, None), "fp32-tfgrad": ("fp32", False, False),
+            "fp32-flipgrad": ("fp32", False, True), "bf16": ("bf16", False, None), "bf16-xla": ("bf16", True, None),
+            "fp16": ("fp16", False, None), "fp16-xla": ("fp16", True, None)}
+DEFAULT_VARIANTS = "fp32,fp32-xla,fp32-tfgrad,bf16,bf16-xla"
+STYLE_NAMES = [name for name, _ in config.STYLE_LAYERS]
+WEIGHTS = config.PRETRAINED_DIR / KERAS_H5.filename  # Keras's file: the baseline can read only that one
+
+
+def images(height, width):
+    """The exercise's content, style and initial generated image (noise seed 0), normalised."""
+    content = load_image(config.CONTENT_IMAGE, height, width)
+    style = load_image(config.STYLE_IMAGE, height, width)
+    return content, style, generate_noise_image(content, config.NOISE_RATIO, seed=0)
+
+
+def nst_step(weights, content, style, generated, precision="fp32", xla=False, flipped_gradient=None):
+    """nst's train step (nst.train.make_train_step) on a fresh graph; returns (step() -> J, graph)."""
+    _, height, width, _ = generated.shape
+    graph = load_vgg_model(weights, height, width, dtype=compute_dtype(precision))
+    if flipped_gradient is not None:
+        graph.flipped_gradient = flipped_gradient
+    a_C = graph.forward(content, [config.CONTENT_LAYER])[config.CONTENT_LAYER]
+    G_S = style_grams(graph.forward(style, STYLE_NAMES), config.STYLE_LAYERS)
+    graph["input"].assign(generated)
+    optimizer = Adam(graph["input"], learning_rate=config.LEARNING_RATE)
+    train_step = make_train_step(graph, a_C, G_S, optimizer, config.CONTENT_LAYER, config.STYLE_LAYERS,
+                                 config.ALPHA, config.BETA, jit_compile=xla)
+    return (lambda: train_step()[0]), graph
+
+
+def time_interleaved(steps, warmup, count):
+    """Run each of ``steps`` ({name: step() -> J}) warmup + count times, one of each in turn.
+
+    Returns {name: (wall seconds list, CPU seconds list, final J)} for the timed steps.
+    """
+    for _ in range(warmup):
+        for step in steps.values():
+            step().numpy()
+    times = {name: ([], [], None) for name in steps}
+    for _ in range(count):
+        for name, step in steps.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            J = float(step().numpy())
+            walls, cpus, _ = times[name]
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+            times[name] = (walls, cpus, J)
+    return times
+
+
+def bench_size(weights, height, width, variants, warmup, count):
+    """The rows of the table for one image size."""
+    content, style, generated = images(height, width)
+    steps = {"baseline": make_baseline_step(weights, content, style, generated, config.CONTENT_LAYER,
+                                            config.STYLE_LAYERS, config.ALPHA, config.BETA, config.LEARNING_RATE)[0]}
+    for name in variants:
+        steps[name] = nst_step(weights, content, style, generated, *VARIANTS[name])[0]
+    print(f"{height}x{width}: {len(steps)} steps, {warmup} + {count} runs each...", file=sys.stderr, flush=True)
+    times = time_interleaved(steps, warmup, count)
+    base_wall, base_cpu = (statistics.median(t) for t in times["baseline"][:2])
+    reference = times["fp32"][2] if "fp32" in times else None
+    rows = []
+    for name, (walls, cpus, J) in times.items():
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
+        gflop = conv_gflop(height, width, same_pooling=name != "baseline")
+        relative = None if reference is None or name == "baseline" else abs(J - reference) / abs(reference)
+        rows.append({"size": f"{height}x{width}", "variant": name, "s_per_step": wall, "cpu_s_per_step": cpu,
+                     "vs_baseline": wall / base_wall, "cpu_vs_baseline": cpu / base_cpu, "gflops": gflop / wall,
+                     "gflops_per_cpu_s": gflop / cpu,
+                     "conv_gflop_per_step": gflop, "steps": warmup + count, "J": J, "J_rel_vs_fp32": relative})
+    return rows
+
+
+def rss_probe(size, steps):
+    """Run nst's default step ``steps`` times; print peak RSS as JSON (meant for a fresh process)."""
+    step, _ = nst_step(WEIGHTS, *images(*size))
+    for _ in range(steps):
+        step().numpy()
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # includes the parent's RSS at fork
+    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "ru_maxrss_mb": maxrss}))
+
+
+def peak_rss_of_default_step(size, steps, threads):
+    command = [sys.executable, "-m", "nst.bench", "--rss-probe", "x".join(map(str, size)), "--steps", str(steps),
+               "--threads", threads]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --- time to quality -------------------------------------------------------------------
+# An optimiser row: run(weights, images, target, iterations) -> (J list, cumulative wall seconds list).
+
+def run_adam(weights, content, style, generated, target, iterations):
+    step, _ = nst_step(weights, content, style, generated)
+    losses, seconds, start = [], [], time.perf_counter()
+    for _ in range(iterations):
+        losses.append(float(step().numpy()))
+        seconds.append(time.perf_counter() - start)
+        if target is not None and losses[-1] <= target:
+            break
+    return losses, seconds
+
+
+def run_lbfgs(weights, content, style, generated, target, iterations):
+    from nst.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
+    _, height, width, _ = generated.shape
+    graph = load_vgg_model(weights, height, width)
+    a_C = graph.forward(content, [config.CONTENT_LAYER])[config.CONTENT_LAYER]
+    G_S = style_grams(graph.forward(style, STYLE_NAMES), config.STYLE_LAYERS)
+    value_and_grad = make_value_and_grad(graph, a_C, G_S, config.CONTENT_LAYER, config.STYLE_LAYERS,
+                                         config.ALPHA, config.BETA)
+    losses, seconds, start = [], [], time.perf_counter()
+
+    def callback(i, x, J, extras):
+        losses.append(J)
+        seconds.append(time.perf_counter() - start)
+        return target is not None and J <= target
+
+    minimize_lbfgs(value_and_grad, generated, iterations, callback=callback, bounds=PIXEL_BOUNDS)
+    return losses, seconds
+
+
+OPTIMIZERS = {"adam": run_adam, "lbfgs": run_lbfgs}  # "adam" first: it sets the target
+
+
+def time_to_quality(weights, height, width, iterations):
+    """The faithful Adam run's final J is the target; each optimiser's iterations and seconds to reach it."""
+    imgs, target, rows = images(height, width), None, []
+    for name, run in OPTIMIZERS.items():
+        losses, seconds = run(weights, *imgs, target, iterations)
+        target = losses[-1] if target is None else target
+        reached = next((i for i, J in enumerate(losses) if J <= target), None)
+        rows.append({"optimizer": name, "size": f"{height}x{width}", "target_J": target, "final_J": losses[-1],
+                     "iterations": None if reached is None else reached + 1,
+                     "seconds": None if reached is None else seconds[reached]})
+    return rows
+
+
+# --- the command -----------------------------------------------------------------------
+
+def format_table(report):
+    m = report["machine"]
+    rss = "not measured" if report["peak_rss_mb"] is None else f"{report['peak_rss_mb']:.0f} MB"
+    lines = [f"TensorFlow {m['tensorflow']}, {m['cpus']} CPUs, threads {m['threads']}, oneDNN {m['onednn']}, "
+             f"load average {m['load_before']} -> {m['load_after']}",
+             f"matmul {m['matmul_n']}x{m['matmul_n']} float32: {m['matmul_gflops']:.1f} GFLOP/s, "
+             f"{m['matmul_gflops_per_cpu_s']:.1f} GFLOP per CPU-second; "
+             f"peak RSS of nst's default step at {report['rss_size']}: {rss}",
+             f"{'size':9} {'variant':13} {'s/step':>8} {'cpu s':>8} {'vs base':>8} {'cpu vs':>7} "
+             f"{'GFLOP/s':>8} {'/cpu-s':>7} {'conv GFLOP':>10} {'J after N':>12} {'N':>3} {'J vs fp32':>9}"]
+    for r in report["rows"]:
+        rel = "" if r["J_rel_vs_fp32"] is None else f"{r['J_rel_vs_fp32']:.1e}"
+        lines.append(f"{r['size']:9} {r['variant']:13} {r['s_per_step']:8.3f} {r['cpu_s_per_step']:8.3f} "
+                     f"{r['vs_baseline']:8.3f} {r['cpu_vs_baseline']:7.3f} {r['gflops']:8.1f} "
+                     f"{r['gflops_per_cpu_s']:7.1f} {r['conv_gflop_per_step']:10.1f} {r['J']:12.6g} "
+                     f"{r['steps']:3d} {rel:>9}")
+    for q in report["quality"] or []:
+        reached = "not reached" if q["seconds"] is None else f"{q['iterations']} iterations, {q['seconds']:.1f} s"
+        lines.append(f"time to J <= {q['target_J']:.6g} ({q['size']}): {q['optimizer']:6} {reached} "
+                     f"(final J {q['final_J']:.6g})")
+    return "\n".join(lines)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m nst.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="300x400,512x512", help="HEIGHTxWIDTH,...")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per variant, after the warm-up")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps per variant (the first one traces)")
+    p.add_argument("--variants", default=DEFAULT_VARIANTS, help=f"nst variants, from {','.join(VARIANTS)}")
+    p.add_argument("--threads", default="0,0", help="INTRA,INTER thread pools (0: TensorFlow's default)")
+    p.add_argument("--model", default=str(WEIGHTS), help="VGG19 weights, Keras .h5")
+    p.add_argument("--matmul-size", type=int, default=4096, help="n of the n×n matmul timed")
+    p.add_argument("--rss-size", default="300x400", help="size for the peak-RSS subprocess ('none': skip)")
+    p.add_argument("--quality", action="store_true", help="also time each optimiser to the 200-step Adam loss")
+    p.add_argument("--quality-iterations", type=int, default=config.ITERATIONS)
+    p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    p.add_argument("--rss-probe", default=None, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    configure_threads(*(int(n) for n in args.threads.split(",")))
+    if args.rss_probe:
+        return rss_probe(parse_size(args.rss_probe), args.steps)
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise NSTError(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    weights, sizes = args.model, [parse_size(s) for s in args.sizes.split(",")]
+    report = {"machine": {"tensorflow": tf.__version__, "cpus": os.cpu_count(), "threads": describe_threads(),
+                          "onednn": onednn_enabled(), "load_before": [round(x, 2) for x in os.getloadavg()],
+                          "matmul_n": args.matmul_size},
+              "rows": [], "quality": None, "rss_size": args.rss_size, "peak_rss_mb": None,
+              "ru_maxrss_mb": None}
+    m = report["machine"]
+    m["matmul_gflops"], m["matmul_gflops_per_cpu_s"] = matmul_gflops(args.matmul_size)
+    for height, width in sizes:
+        report["rows"] += bench_size(weights, height, width, variants, args.warmup, args.steps)
+    if args.rss_size != "none":
+        probe = peak_rss_of_default_step(parse_size(args.rss_size), 3, args.threads)
+        report["peak_rss_mb"], report["ru_maxrss_mb"] = probe["peak_rss_mb"], probe["ru_maxrss_mb"]
+    if args.quality:
+        report["quality"] = time_to_quality(weights, *sizes[0], args.quality_iterations)
+    report["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(format_table(report), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
