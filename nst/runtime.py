@@ -34,11 +34,13 @@ def configure_threads(intra=None, inter=None):
     Raises NSTError if TensorFlow has already started its runtime, when the setting
     would silently not apply.
     """
+    threading = tf.config.threading
     try:
-        if intra is not None:
-            tf.config.threading.set_intra_op_parallelism_threads(int(intra))
-        if inter is not None:
-            tf.config.threading.set_inter_op_parallelism_threads(int(inter))
+        # Asking for what is already set is no change, even after TensorFlow has started.
+        if intra is not None and int(intra) != threading.get_intra_op_parallelism_threads():
+            threading.set_intra_op_parallelism_threads(int(intra))
+        if inter is not None and int(inter) != threading.get_inter_op_parallelism_threads():
+            threading.set_inter_op_parallelism_threads(int(inter))
     except RuntimeError as err:
         raise NSTError(f"thread settings must come before TensorFlow's first operation ({err})") from None
 
