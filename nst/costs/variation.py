@@ -26,7 +26,8 @@ Why these choices:
   edges. Keep ``tv_weight`` small.
 - Means, not sums: the value does not grow with the image size, so one
   ``tv_weight`` works at 48x64 and at 300x400. In pixel units (0..255 scale) a
-  photograph gives a J_tv of tens to a few hundred; independent uniform noise
+  photograph gives a J_tv of a few hundred (the Golden Gate: 443 at 300x400,
+  the Monet: 401); independent uniform noise
   of amplitude ±a adds about 4a²/3 (each direction: E[(u − v)²] = 2 · a²/3).
 - A direction with no neighbour pairs (H = 1 or W = 1) contributes 0, not NaN.
 
