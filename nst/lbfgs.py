@@ -46,7 +46,8 @@ class LBFGSResult(NamedTuple):
     extras      -- value_and_grad's extras after each iteration, as NumPy values
     status      -- "done" (iteration budget used), "converged" (SciPy stopped: line search
                    could not improve, tolerance reached, or evaluation cap hit),
-                   "stopped" (the callback returned True) or "interrupted" (Ctrl-C)
+                   "stopped" (the callback returned True), "interrupted" (Ctrl-C) or
+                   "diverged" (it ended early after J or its gradient came out NaN or infinite)
     evaluations -- how many times value_and_grad ran (≥ iterations + 1)
     seconds     -- wall time spent in minimize_lbfgs
     message     -- SciPy's message, or a note on why it stopped
@@ -110,21 +111,24 @@ def minimize_lbfgs(value_and_grad, x0, iterations, callback=None, bounds=None, m
     # iterate SciPy reports next: L-BFGS-B accepts the line search's last trial point).
     best = {"J": np.inf, "x": x0.copy()}
     last = {"extras": None}
-    evaluations = 0
+    evaluations = nonfinite = 0
     losses, extras_per_iteration = [], []
     stopped_by_callback = False
 
     def fun(x_flat):
-        nonlocal evaluations
+        nonlocal evaluations, nonfinite
         x = tf.constant(x_flat.reshape(shape), dtype=tf.float32)
         J, grad, extras = value_and_grad(x)
         evaluations += 1
         J = float(J.numpy())
+        grad = grad.numpy()
+        if not (np.isfinite(J) and np.isfinite(grad).all()):
+            nonfinite += 1
         if J < best["J"]:  # NaN compares False: a diverged point is never "best"
             best["J"], best["x"] = J, x.numpy()
         last["extras"] = extras
         # SciPy's Fortran-era core works in float64; a float32 gradient would be upcast anyway.
-        return J, grad.numpy().astype(np.float64).ravel()
+        return J, grad.astype(np.float64).ravel()
 
     def scipy_callback(intermediate_result):
         nonlocal stopped_by_callback
@@ -154,6 +158,10 @@ def minimize_lbfgs(value_and_grad, x0, iterations, callback=None, bounds=None, m
         status = "stopped"
     elif len(losses) >= iterations:
         status = "done"
+    elif nonfinite:
+        # SciPy's line search gives up on a NaN or infinite J: that is divergence, not convergence.
+        status = "diverged"
+        message = f"J or its gradient was NaN or infinite at {nonfinite} of {evaluations} evaluations ({message})"
     else:
         status = "converged"
     # L-BFGS-B's iterate is the lowest J accepted; the best evaluated point is at least as good.

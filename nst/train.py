@@ -106,7 +106,11 @@ def run_lbfgs(graph, a_C, G_S, options, start_image, start, stop, recorder):
 
     result = minimize_lbfgs(value_and_grad, start_image, stop - start, callback=callback, bounds=PIXEL_BOUNDS)
     graph["input"].assign(result.x)
-    return {"interrupted": "interrupted"}.get(result.status, "done")
+    if result.status in ("interrupted", "diverged"):
+        return result.status
+    if result.status == "converged":  # fewer iterations than asked: say why rather than stay silent
+        recorder.progress.log(f"L-BFGS stopped after {len(result.losses)} of {stop - start} iterations: {result.message}")
+    return "done"
 
 
 @dataclass
@@ -191,8 +195,10 @@ def finish(options, problem, image, rows, status):
     if status == "interrupted":
         print(f"Interrupted after {len(rows)} iterations; the current image is saved as {final}", flush=True)
     elif status == "diverged":
+        remedy = ("try a lower --alpha, --beta or --tv-weight" if options.optimizer == "lbfgs"
+                  else "try a lower --learning-rate")
         raise NSTError(f"{final}: the cost became NaN or infinite at iteration {len(rows)}; the last good image "
-                       "is saved there; try a lower --learning-rate")
+                       f"is saved there; {remedy}")
     else:
         seconds = rows[-1].seconds if rows else 0.0
         print(f"Done: J = {rows[-1].J:.6g} after {len(rows)} iterations in {seconds:.1f} s "

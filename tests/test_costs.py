@@ -278,6 +278,25 @@ def test_gram_gradient_in_float64():
     np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-6, atol=1e-8)
 
 
+def test_fast_gram_equals_the_exercise_gram_and_its_gradient():
+    # gram_of_activations computes Fᵀ·F with its own gradient; it must agree with
+    # gram_matrix(unroll_for_gram(a)) and TensorFlow's gradient of that, for any
+    # upstream gradient, symmetric or not.
+    rng = np.random.default_rng(7)
+    a = tf.constant(rng.normal(size=(1, 5, 6, 4)).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=(4, 4)).astype(np.float32))
+    grads = []
+    for gram in (gram_of_activations, lambda x: gram_matrix(unroll_for_gram(x))):
+        with tf.GradientTape() as tape:
+            tape.watch(a)
+            G = gram(a)
+            weighted = tf.reduce_sum(G * upstream)
+        grads.append((G.numpy(), tape.gradient(weighted, a).numpy()))
+    (G_fast, dG_fast), (G_plain, dG_plain) = grads
+    np.testing.assert_allclose(G_fast, G_plain, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dG_fast, dG_plain, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", [tf.bfloat16, tf.float16])
 def test_reduced_precision_activations_are_costed_in_float32(dtype):
     a_S, a_G = tf2_pair([1, 4, 4, 3])

@@ -76,6 +76,21 @@ def test_the_evaluation_cap_stops_a_run(toy):
     assert result.evaluations <= 5 + 20
 
 
+def test_a_nan_cost_is_reported_as_divergence():
+    # J is NaN once any entry leaves [-0.5, 0.5], but the minimum lies at 1: the line
+    # search runs into NaN and SciPy gives up early. That must not pass for convergence.
+    def value_and_grad(x):
+        J = tf.reduce_sum(tf.square(x - 1.0))
+        J = tf.where(tf.reduce_max(tf.abs(x)) > 0.5, tf.constant(np.nan, tf.float32), J)
+        return J, 2.0 * (x - 1.0), {}
+
+    result = minimize_lbfgs(value_and_grad, np.zeros(SHAPE, np.float32), iterations=20)
+    assert result.status == "diverged" and len(result.losses) < 20
+    assert "NaN or infinite" in result.message
+    # The image handed back is the best finite point, inside the region where J is defined.
+    assert np.isfinite(result.x).all() and np.abs(result.x).max() <= 0.5
+
+
 def test_bounds_are_respected_at_every_evaluation():
     # The unconstrained optimum lies outside the valid pixel range in many entries.
     rng = np.random.default_rng(1)

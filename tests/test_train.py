@@ -117,3 +117,13 @@ def test_divergence_stops_with_the_last_good_image(weights_h5, tmp_path, capsys)
     assert "NaN or infinite" in str(info.value)
     with Image.open(tmp_path / "generated_image.jpg") as image:
         assert image.size == (48, 48)
+
+
+def test_lbfgs_divergence_is_reported_not_called_done(weights_h5, tmp_path):
+    # alpha 1e38 overflows J to infinity in float32; L-BFGS cannot make progress.
+    with pytest.raises(NSTError) as info:
+        main(["--size", "48x48", "--iterations", "5", "--optimizer", "lbfgs", "--alpha", "1e38", "--quiet",
+              "--seed", "1", "--output-dir", str(tmp_path), "--model", str(weights_h5)])
+    assert "NaN or infinite" in str(info.value) and "--alpha" in str(info.value)
+    with Image.open(tmp_path / "generated_image.jpg") as image:
+        assert image.size == (48, 48)
