@@ -221,6 +221,9 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    # Each variant builds its own tf.function of the same Python step on purpose; TensorFlow's
+    # "excessive retracing" warning about that would only distract from the table.
+    tf.get_logger().setLevel("ERROR")
     configure_threads(*(int(n) for n in args.threads.split(",")))
     if args.rss_probe:
         return rss_probe(parse_size(args.rss_probe), args.steps)
