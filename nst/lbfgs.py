@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from nst.config import MEANS
 from nst.costs.variation import total_variation_cost
-from nst.objective import make_cost
+from nst.objective import make_cost, make_gradient
 
 # (lower, upper), each shape (3,): the normalised image's valid range per RGB channel.
 PIXEL_BOUNDS = (-np.asarray(MEANS, dtype=np.float64), 255.0 - np.asarray(MEANS, dtype=np.float64))
@@ -192,16 +192,15 @@ def make_value_and_grad(graph, a_C, G_S, content_layer, style_layers, alpha, bet
         reading ``graph['input']``: SciPy, not a variable, owns the current image.
     """
     # Freeze the targets as constants of the traced graph, so no argument varies between calls.
-    a_C = tf.constant(a_C, tf.float32)
-    G_S = {name: tf.constant(gram, tf.float32) for name, gram in G_S.items()}
+    # (cast first: with --precision bf16/fp16, a_C arrives in the network's dtype)
+    a_C = tf.constant(tf.cast(a_C, tf.float32))
+    G_S = {name: tf.constant(tf.cast(gram, tf.float32)) for name, gram in G_S.items()}
     cost = make_cost(graph, a_C, G_S, content_layer, style_layers, alpha, beta, tv_weight)
+    gradient = make_gradient(cost, graph.dtype)
 
     @tf.function(input_signature=[tf.TensorSpec(graph.shape("input"), tf.float32)])
     def value_and_grad(image):
-        with tf.GradientTape() as tape:
-            tape.watch(image)  # a plain tensor, not a variable: watch it explicitly
-            J, J_content, J_style = cost(image)
-        grad = tape.gradient(J, image)
+        J, J_content, J_style, grad = gradient(image)
         # J_tv is reported even when it is not part of J (tv_weight 0): cheap, and good to watch.
         return J, grad, {"J_content": J_content, "J_style": J_style, "J_tv": total_variation_cost(image)}
 

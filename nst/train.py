@@ -30,7 +30,7 @@ from nst.config import PRETRAINED_DIR
 from nst.errors import NSTError, run_cli
 from nst.images import save_image
 from nst.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
-from nst.objective import make_cost
+from nst.objective import make_cost, make_gradient
 from nst.options import parse_args
 from nst.report import Progress, Recorder, write_losses
 from nst.stylize import prepare, scales, upsample
@@ -61,13 +61,12 @@ def make_train_step(graph, a_C, G_S, optimizer, content_layer, style_layers, alp
     """
     image = graph["input"]
     cost = make_cost(graph, a_C, G_S, content_layer, style_layers, alpha, beta, tv_weight)
+    gradient = make_gradient(cost, graph.dtype)
     last_good = tf.Variable(image)
 
     @tf.function(jit_compile=jit_compile)
     def train_step():
-        with tf.GradientTape() as tape:
-            J, J_content, J_style = cost(image)
-        grad = tape.gradient(J, image)
+        J, J_content, J_style, grad = gradient(image)
         last_good.assign(image)
         optimizer.apply(grad)
         ok = tf.math.is_finite(J) & tf.reduce_all(tf.math.is_finite(image))
