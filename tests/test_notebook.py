@@ -21,7 +21,6 @@ from nst.config import OUTPUT_DIR, ROOT
 from nst.images import read_image
 
 NOTEBOOK = ROOT / "notebooks" / "Art_Generation_with_Neural_Style_Transfer.ipynb"
-NOTEBOOK_OUTPUT = OUTPUT_DIR / "notebook"
 ITERATIONS, SAVE_EVERY = 4, 2  # the notebook's save_every = max(1, min(20, 4 // 2))
 HEIGHT, WIDTH = 64, 96
 CELL_TIMEOUT = 300  # seconds, per cell
@@ -106,6 +105,8 @@ def executed(tmp_path_factory, weights_h5):
     mp = pytest.MonkeyPatch()  # the kernel inherits the environment at start
     mp.setenv("NST_ITERATIONS", str(ITERATIONS))
     mp.setenv("NST_SIZE", f"{HEIGHT}x{WIDTH}")
+    out = tmp_path_factory.mktemp("notebook-output")  # not the user's output/notebook
+    mp.setenv("NST_OUTPUT_DIR", str(out))
     mp.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     start = time.time() - 1  # file times may be rounded down to the second
     try:
@@ -114,18 +115,18 @@ def executed(tmp_path_factory, weights_h5):
         client.execute()  # raises CellExecutionError on the first cell that fails
     finally:
         mp.undo()
-    return {cell.id: cell for cell in nb.cells}, start
+    return {cell.id: cell for cell in nb.cells}, start, out
 
 
 def test_kernel_is_the_venv_python(executed):
-    cells, _ = executed
+    cells, *_ = executed
     kernel = json.loads(text_of(cells["test-probe"]).split("KERNEL ", 1)[1])
     assert Path(kernel["executable"]) == Path(sys.executable)
     assert Path(kernel["prefix"]) == Path(sys.prefix)
 
 
 def test_every_cell_ran(executed):
-    cells, _ = executed
+    cells, *_ = executed
     for cell in cells.values():
         if cell.cell_type == "code":
             assert cell.execution_count is not None, f"cell {cell.id} did not run"
@@ -133,14 +134,14 @@ def test_every_cell_ran(executed):
 
 
 def test_settings_come_from_the_environment(executed):
-    cells, _ = executed
+    cells, *_ = executed
     text = text_of(cells["setup-config"])
     assert f"{ITERATIONS} iterations at {HEIGHT}x{WIDTH}, saving an image every {SAVE_EVERY}" in text
     assert str(ROOT) in text
 
 
 def test_graph_is_printed(executed):
-    cells, _ = executed
+    cells, *_ = executed
     text = text_of(cells["vgg-load"])
     assert f"'input'     tf.Variable shape=(1, {HEIGHT}, {WIDTH}, 3)" in text
     assert "'conv4_2'   tf.Tensor shape=(1, 8, 12, 512)" in text
@@ -148,7 +149,7 @@ def test_graph_is_printed(executed):
 
 
 def test_costs_match_the_exercise(executed):
-    cells, _ = executed
+    cells, *_ = executed
     content = text_of(cells["content-example"])
     np.testing.assert_allclose(float(printed(content, "J_content")), 7.0568767, rtol=1e-5)
     assert "7.0568" in content
@@ -177,7 +178,7 @@ def test_costs_match_the_exercise(executed):
 
 
 def test_training_wrote_the_images(executed):
-    cells, start = executed
+    cells, start, out = executed
     log = text_of(cells["run"])
     saved_iterations = list(range(0, ITERATIONS, SAVE_EVERY))
     assert saved_iterations == [0, 2]
@@ -187,23 +188,25 @@ def test_training_wrote_the_images(executed):
 
     expected = [f"{i}.png" for i in saved_iterations] + ["generated_image.jpg", "losses.csv", "losses.png"]
     for name in expected:
-        path = NOTEBOOK_OUTPUT / name
+        path = out / name
         assert path.is_file(), f"{path} missing"
         assert path.stat().st_mtime >= start, f"{path} was not written by this run"
     for name in expected[:-2]:
-        assert read_image(NOTEBOOK_OUTPUT / name).shape == (HEIGHT, WIDTH, 3)
-    lines = (NOTEBOOK_OUTPUT / "losses.csv").read_text().splitlines()
+        assert read_image(out / name).shape == (HEIGHT, WIDTH, 3)
+    user_copy = OUTPUT_DIR / "notebook" / "losses.csv"  # the user's own notebook run is left alone
+    assert not user_copy.exists() or user_copy.stat().st_mtime < start
+    lines = (out / "losses.csv").read_text().splitlines()
     assert lines[0] == "iteration,J,J_content,J_style,seconds"
     assert len(lines) == 1 + ITERATIONS
 
 
 def test_figures_are_shown(executed):
-    cells, _ = executed
+    cells, *_ = executed
     # write_losses switches matplotlib to Agg; the notebook must still show figures after it
     for cell_id in ("problem-show", "solve-load", "noise-show", "watch", "result", "losses"):
         assert count_images(cells[cell_id]) >= 1, f"cell {cell_id} shows no image"
 
 
 def test_help_is_shown(executed):
-    cells, _ = executed
+    cells, *_ = executed
     assert "--iterations" in text_of(cells["next-help"])
