@@ -14,7 +14,7 @@ import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageDraw
 
-from nst.errors import NSTError
+from nst.errors import NSTError, one_line
 from nst.images import atomic_path, read_image, resize_to
 
 ITERATION_NAME = re.compile(r"(\d+)\.png")  # what train.py writes; not generated_image.jpg, losses.png...
@@ -104,5 +104,5 @@ def _write(out_path, writer):
         with atomic_path(out_path) as tmp:
             writer(tmp)
     except OSError as err:
-        raise NSTError(f"{out_path}: cannot write ({' '.join(str(err).split())}); "
+        raise NSTError(f"{out_path}: cannot write ({one_line(err)}); "
                        "check that the folder is writable and the disk has space") from err

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nst.errors import NSTError
+from nst.errors import NSTError, one_line
 from nst.images import atomic_path
 from nst.report import Row
 
@@ -70,7 +70,7 @@ def save_checkpoint(path, image, iteration, optimizer_state, rows, settings):
         with atomic_path(path) as tmp, open(tmp, "wb") as file:  # a file object: savez won't add ".npz"
             np.savez(file, allow_pickle=False, **arrays)  # refuses object arrays instead of pickling them
     except OSError as err:
-        raise NSTError(f"{path}: cannot write the checkpoint ({_one_line(err)}); "
+        raise NSTError(f"{path}: cannot write the checkpoint ({one_line(err)}); "
                        "check that the folder is writable and the disk has space") from err
 
 
@@ -89,9 +89,9 @@ def load_checkpoint(path):
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
         if "pickle" in str(err):  # numpy's own text suggests loading it unsafely: not our advice
             raise _bad(path, "not a readable checkpoint, it holds pickled Python objects") from err
-        raise _bad(path, f"not a readable checkpoint ({_one_line(err)})") from err
+        raise _bad(path, f"not a readable checkpoint ({one_line(err)})") from err
     except Exception as err:  # noqa: BLE001 - zlib, struct... whatever a damaged zip raises
-        raise _bad(path, f"the file is damaged ({_one_line(err)})") from err
+        raise _bad(path, f"the file is damaged ({one_line(err)})") from err
     missing = [key for key in REQUIRED if key not in data]
     if missing:
         raise _bad(path, f"not a checkpoint, {', '.join(missing)} missing")
@@ -147,7 +147,3 @@ def _json_ready(value):
 
 def _bad(path, what):
     return NSTError(f"{path}: {what}; give another checkpoint, or start afresh without --resume")
-
-
-def _one_line(err):
-    return " ".join(str(err).split()) or type(err).__name__

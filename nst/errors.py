@@ -14,6 +14,11 @@ class NSTError(Exception):
     """A problem the user can fix. Its message is the single line they will see."""
 
 
+def one_line(err):
+    """An exception as a short single line, for inclusion in an NSTError message."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def run_cli(main, argv=None):
     """Run ``main(argv)`` and turn an ``NSTError`` into one line on stderr and exit 2."""
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
 from nst.config import IMAGE_HEIGHT, IMAGE_WIDTH, MEANS, NOISE_RATIO
-from nst.errors import NSTError
+from nst.errors import NSTError, one_line
 
 # Images whose header declares more pixels are refused before decoding: a 70-byte file
 # can claim to be 100000x100000, which would take 30 GB to decode.
@@ -76,7 +76,7 @@ def read_image(path, max_pixels=None):
                            "use PNG, JPEG, GIF, BMP, TIFF, WebP or PPM") from err
         except Exception as err:  # noqa: BLE001 - whatever a decoder raises, the file is bad
             raise NSTError(f"{path}: cannot decode the image, the file is truncated or damaged "
-                           f"({_one_line(err)}); re-download it or re-export it as PNG or JPEG") from err
+                           f"({one_line(err)}); re-download it or re-export it as PNG or JPEG") from err
 
 
 def _to_rgb8(image):
@@ -116,11 +116,6 @@ def _pixel_limit(max_pixels):
         raise NSTError(f"{MAX_PIXELS_ENV}={text!r}: not a positive whole number of pixels; set it to "
                        f"e.g. 200000000, or unset it for the default {DEFAULT_MAX_PIXELS:,}")
     return value or DEFAULT_MAX_PIXELS
-
-
-def _one_line(err):
-    """An exception as a short single line, for inclusion in an NSTError message."""
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 def resize_to(image, height, width):
@@ -212,7 +207,7 @@ def save_image(path, image):
         with atomic_path(path) as temporary:
             iio.imwrite(temporary, picture, plugin="pillow", extension=suffix, **SAVE_OPTIONS[suffix])
     except OSError as err:
-        raise NSTError(f"{path}: cannot write the image ({_one_line(err)}); "
+        raise NSTError(f"{path}: cannot write the image ({one_line(err)}); "
                        "check that the folder is writable and the disk has space") from err
 
 
@@ -232,7 +227,7 @@ def atomic_path(path):
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise NSTError(f"{final}: cannot create its folder ({_one_line(err)}); "
+        raise NSTError(f"{final}: cannot create its folder ({one_line(err)}); "
                        "choose another path") from err
     temporary = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp{final.suffix}")
     try:
@@ -243,7 +238,7 @@ def atomic_path(path):
         try:
             os.replace(temporary, final)
         except OSError as err:
-            raise NSTError(f"{final}: cannot put the new file in place ({_one_line(err)}); "
+            raise NSTError(f"{final}: cannot put the new file in place ({one_line(err)}); "
                            "choose another path") from err
     except BaseException:  # also on Ctrl-C: never leave the temporary file around
         with contextlib.suppress(OSError):
