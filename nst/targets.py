@@ -12,7 +12,7 @@ import numpy as np
 
 from nst.costs import style_grams
 from nst.errors import NSTError
-from nst.images import generate_noise_image, load_image
+from nst.images import generate_noise_image
 from nst.vgg import MIN_SIZE
 
 INITS = ("noise", "content", "style", "random")
@@ -49,12 +49,6 @@ def style_targets(graph, style_images, blend, style_layers):
             _, h_S, w_S, _ = a_S[name].shape
             targets[name] = targets[name] + weight * grams[name] * (h * w / (h_S * w_S))
     return targets
-
-
-def load_styles(paths, height, width, scale=1.0):
-    """Each style image centre-cropped to the output's aspect and sized ``scale`` x the output."""
-    h, w = style_size(height, width, scale)
-    return [load_image(path, h, w) for path in paths]
 
 
 def normalise_blend(blend, count):
