@@ -29,11 +29,11 @@ import tensorflow as tf
 from nst import config
 from nst.adam import Adam
 from nst.bench_baseline import conv_gflop, make_baseline_step, matmul_gflops
-from nst.costs import style_grams
 from nst.errors import NSTError, run_cli
 from nst.images import generate_noise_image, load_image
 from nst.options import parse_size
 from nst.runtime import compute_dtype, configure_threads, describe_threads, onednn_enabled, peak_rss_mb
+from nst.targets import content_target, style_targets
 from nst.train import make_train_step
 from nst.vgg import load_vgg_model
 from nst.weights import KERAS_H5
@@ -54,14 +54,19 @@ def images(height, width):
     return content, style, generate_noise_image(content, config.NOISE_RATIO, seed=0)
 
 
+def exercise_targets(graph, content, style):
+    """(a_C, G_S) of the exercise's layers, as nst.train computes them once per run."""
+    a_C = content_target(graph, content, config.CONTENT_LAYER)
+    return a_C, style_targets(graph, [style], [1.0], config.STYLE_LAYERS)
+
+
 def nst_step(weights, content, style, generated, precision="fp32", xla=False, flipped_gradient=None):
     """nst's train step (nst.train.make_train_step) on a fresh graph; returns (step() -> J, graph)."""
     _, height, width, _ = generated.shape
     graph = load_vgg_model(weights, height, width, dtype=compute_dtype(precision))
     if flipped_gradient is not None:
         graph.flipped_gradient = flipped_gradient
-    a_C = graph.forward(content, [config.CONTENT_LAYER])[config.CONTENT_LAYER]
-    G_S = style_grams(graph.forward(style, STYLE_NAMES), config.STYLE_LAYERS)
+    a_C, G_S = exercise_targets(graph, content, style)
     graph["input"].assign(generated)
     optimizer = Adam(graph["input"], learning_rate=config.LEARNING_RATE)
     train_step = make_train_step(graph, a_C, G_S, optimizer, config.CONTENT_LAYER, config.STYLE_LAYERS,
@@ -146,8 +151,7 @@ def run_lbfgs(weights, content, style, generated, target, iterations):
     from nst.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
     _, height, width, _ = generated.shape
     graph = load_vgg_model(weights, height, width)
-    a_C = graph.forward(content, [config.CONTENT_LAYER])[config.CONTENT_LAYER]
-    G_S = style_grams(graph.forward(style, STYLE_NAMES), config.STYLE_LAYERS)
+    a_C, G_S = exercise_targets(graph, content, style)
     value_and_grad = make_value_and_grad(graph, a_C, G_S, config.CONTENT_LAYER, config.STYLE_LAYERS,
                                          config.ALPHA, config.BETA)
     losses, seconds, start = [], [], time.perf_counter()
