@@ -52,7 +52,7 @@ def test_other_dtypes_take_the_plain_gradient():
 
 
 def final_J(tmp_path, weights_h5, *extra):
-    out = tmp_path / "-".join(extra).replace("-", "") or "fp32"
+    out = tmp_path / ("".join(extra).replace("-", "") or "fp32")
     main(["--size", "48x64", "--iterations", "4", "--quiet", "--seed", "1", "--output-dir", str(out),
           "--model", str(weights_h5), *extra])
     last = (out / "losses.csv").read_text().strip().splitlines()[-1]
