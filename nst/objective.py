@@ -43,12 +43,13 @@ FP16_MAX_HALVINGS = 30
 def make_gradient(cost, compute_dtype=tf.float32):
     """gradient(G) -> (J, J_content, J_style, ∂J/∂G), for use inside a ``tf.function``.
 
-    In float16 the backward pass through VGG19 overflows: ∂J/∂a reaches ~3e5 at the
-    exercise's J ~ 1e9, beyond float16's 65504. So with a float16 network the gradient
-    is taken of s·J and divided by s (dynamic loss scaling): when it comes out NaN or
-    infinite, s is halved and the pass repeated (at most FP16_MAX_HALVINGS times);
-    after FP16_GROWTH_INTERVAL good calls s doubles, up to 1. J itself is summed in
-    float32 and never scaled. Other dtypes take the plain gradient.
+    In float16 the backward pass through VGG19 overflows (float16 stops at 65504; at
+    the exercise's J ~ 1e9 the first unscaled step leaves NaN pixels). So with a
+    float16 network the gradient is taken of s·J and divided by s (dynamic loss
+    scaling): when it comes out NaN or infinite, s is halved and the pass repeated (at
+    most FP16_MAX_HALVINGS times); after FP16_GROWTH_INTERVAL good calls s doubles, up
+    to 1. J itself is summed in float32 and never scaled. Other dtypes take the plain
+    gradient.
     """
     def plain(image, scale=None):
         with tf.GradientTape() as tape:
