@@ -29,7 +29,7 @@ class Adam:
         t = self.t.assign_add(1.0)
         m = self.m.assign(self.beta1 * self.m + (1.0 - self.beta1) * grad)
         v = self.v.assign(self.beta2 * self.v + (1.0 - self.beta2) * tf.square(grad))
-        step = self.learning_rate * tf.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
+        step = self.learning_rate * tf.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
         return self.var.assign_sub(step * m / (tf.sqrt(v) + self.epsilon))
 
     def state(self):

@@ -38,8 +38,9 @@ def iteration_images(folder, last=None):
         if match and path.is_file() and (last is None or int(match[1]) <= last):
             found.append((int(match[1]), path))
     if not found:
-        raise NSTError(f"{folder}: no saved iterations (files named <i>.png); run nst.train "
-                       "with this --output-dir first")
+        raise NSTError(
+            f"{folder}: no saved iterations (files named <i>.png); run nst.train with this --output-dir first"
+        )
     return [path for _, path in sorted(found)]
 
 
@@ -53,8 +54,10 @@ def make_gif(paths, out_path, seconds_per_frame=0.4, last_frame_seconds=1.5):
     frames = [f if f.shape[:2] == (height, width) else resize_to(f, height, width) for f in frames]
     # Pillow takes milliseconds (GIF stores hundredths); the last frame lingers on the result.
     durations = [round(seconds_per_frame * 1000)] * (len(frames) - 1) + [round(last_frame_seconds * 1000)]
-    _write(out_path, lambda tmp: iio.imwrite(tmp, np.stack(frames), plugin="pillow", extension=".gif",
-                                             duration=durations, loop=0))  # loop=0: forever
+    _write(
+        out_path,
+        lambda tmp: iio.imwrite(tmp, np.stack(frames), plugin="pillow", extension=".gif", duration=durations, loop=0),
+    )  # loop=0: forever
 
 
 def make_contact_sheet(paths, out_path, columns=5, label=True):
@@ -76,8 +79,7 @@ def make_contact_sheet(paths, out_path, columns=5, label=True):
         if label:
             text = Path(path).stem
             box = draw.textbbox((0, 0), text)  # Pillow's default font
-            draw.text((left + (cell_w - (box[2] - box[0])) // 2, top + cell_h - LABEL_HEIGHT + 2), text,
-                      fill=(0, 0, 0))
+            draw.text((left + (cell_w - (box[2] - box[0])) // 2, top + cell_h - LABEL_HEIGHT + 2), text, fill=(0, 0, 0))
     _write(out_path, lambda tmp: sheet.save(tmp, format="PNG"))
 
 
@@ -104,5 +106,6 @@ def _write(out_path, writer):
         with atomic_path(out_path) as tmp:
             writer(tmp)
     except OSError as err:
-        raise NSTError(f"{out_path}: cannot write ({one_line(err)}); "
-                       "check that the folder is writable and the disk has space") from err
+        raise NSTError(
+            f"{out_path}: cannot write ({one_line(err)}); check that the folder is writable and the disk has space"
+        ) from err

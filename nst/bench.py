@@ -39,9 +39,16 @@ from nst.vgg import load_vgg_model
 from nst.weights import KERAS_H5
 
 # name -> (precision, XLA, VGGGraph.flipped_gradient: None keeps the graph's default); "fp32" is nst's step.
-VARIANTS = {"fp32": ("fp32", False, None), "fp32-xla": ("fp32", True, None), "fp32-tfgrad": ("fp32", False, False),
-            "fp32-flipgrad": ("fp32", False, True), "bf16": ("bf16", False, None), "bf16-xla": ("bf16", True, None),
-            "fp16": ("fp16", False, None), "fp16-xla": ("fp16", True, None)}
+VARIANTS = {
+    "fp32": ("fp32", False, None),
+    "fp32-xla": ("fp32", True, None),
+    "fp32-tfgrad": ("fp32", False, False),
+    "fp32-flipgrad": ("fp32", False, True),
+    "bf16": ("bf16", False, None),
+    "bf16-xla": ("bf16", True, None),
+    "fp16": ("fp16", False, None),
+    "fp16-xla": ("fp16", True, None),
+}
 DEFAULT_VARIANTS = "fp32,fp32-xla,fp32-tfgrad,bf16,bf16-xla"
 STYLE_NAMES = [name for name, _ in config.STYLE_LAYERS]
 WEIGHTS = config.PRETRAINED_DIR / KERAS_H5.filename  # Keras's file: the baseline can read only that one
@@ -69,8 +76,17 @@ def nst_step(weights, content, style, generated, precision="fp32", xla=False, fl
     a_C, G_S = exercise_targets(graph, content, style)
     graph["input"].assign(generated)
     optimizer = Adam(graph["input"], learning_rate=config.LEARNING_RATE)
-    train_step = make_train_step(graph, a_C, G_S, optimizer, config.CONTENT_LAYER, config.STYLE_LAYERS,
-                                 config.ALPHA, config.BETA, jit_compile=xla)
+    train_step = make_train_step(
+        graph,
+        a_C,
+        G_S,
+        optimizer,
+        config.CONTENT_LAYER,
+        config.STYLE_LAYERS,
+        config.ALPHA,
+        config.BETA,
+        jit_compile=xla,
+    )
     return (lambda: train_step()[0]), graph
 
 
@@ -97,8 +113,19 @@ def time_interleaved(steps, warmup, count):
 def bench_size(weights, height, width, variants, warmup, count):
     """The rows of the table for one image size."""
     content, style, generated = images(height, width)
-    steps = {"baseline": make_baseline_step(weights, content, style, generated, config.CONTENT_LAYER,
-                                            config.STYLE_LAYERS, config.ALPHA, config.BETA, config.LEARNING_RATE)[0]}
+    steps = {
+        "baseline": make_baseline_step(
+            weights,
+            content,
+            style,
+            generated,
+            config.CONTENT_LAYER,
+            config.STYLE_LAYERS,
+            config.ALPHA,
+            config.BETA,
+            config.LEARNING_RATE,
+        )[0]
+    }
     for name in variants:
         steps[name] = nst_step(weights, content, style, generated, *VARIANTS[name])[0]
     print(f"{height}x{width}: {len(steps)} steps, {warmup} + {count} runs each...", file=sys.stderr, flush=True)
@@ -110,10 +137,22 @@ def bench_size(weights, height, width, variants, warmup, count):
         wall, cpu = statistics.median(walls), statistics.median(cpus)
         gflop = conv_gflop(height, width, same_pooling=name != "baseline")
         relative = None if reference is None or name == "baseline" else abs(J - reference) / abs(reference)
-        rows.append({"size": f"{height}x{width}", "variant": name, "s_per_step": wall, "cpu_s_per_step": cpu,
-                     "vs_baseline": wall / base_wall, "cpu_vs_baseline": cpu / base_cpu, "gflops": gflop / wall,
-                     "gflops_per_cpu_s": gflop / cpu,
-                     "conv_gflop_per_step": gflop, "steps": warmup + count, "J": J, "J_rel_vs_fp32": relative})
+        rows.append(
+            {
+                "size": f"{height}x{width}",
+                "variant": name,
+                "s_per_step": wall,
+                "cpu_s_per_step": cpu,
+                "vs_baseline": wall / base_wall,
+                "cpu_vs_baseline": cpu / base_cpu,
+                "gflops": gflop / wall,
+                "gflops_per_cpu_s": gflop / cpu,
+                "conv_gflop_per_step": gflop,
+                "steps": warmup + count,
+                "J": J,
+                "J_rel_vs_fp32": relative,
+            }
+        )
     return rows
 
 
@@ -127,14 +166,24 @@ def rss_probe(size, steps):
 
 
 def peak_rss_of_default_step(size, steps, threads):
-    command = [sys.executable, "-m", "nst.bench", "--rss-probe", "x".join(map(str, size)), "--steps", str(steps),
-               "--threads", threads]
+    command = [
+        sys.executable,
+        "-m",
+        "nst.bench",
+        "--rss-probe",
+        "x".join(map(str, size)),
+        "--steps",
+        str(steps),
+        "--threads",
+        threads,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # --- time to quality -------------------------------------------------------------------
 # An optimiser row: run(weights, images, target, iterations) -> (J list, cumulative wall seconds list).
+
 
 def run_adam(weights, content, style, generated, target, iterations):
     step, _ = nst_step(weights, content, style, generated)
@@ -149,11 +198,13 @@ def run_adam(weights, content, style, generated, target, iterations):
 
 def run_lbfgs(weights, content, style, generated, target, iterations):
     from nst.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
+
     _, height, width, _ = generated.shape
     graph = load_vgg_model(weights, height, width)
     a_C, G_S = exercise_targets(graph, content, style)
-    value_and_grad = make_value_and_grad(graph, a_C, G_S, config.CONTENT_LAYER, config.STYLE_LAYERS,
-                                         config.ALPHA, config.BETA)
+    value_and_grad = make_value_and_grad(
+        graph, a_C, G_S, config.CONTENT_LAYER, config.STYLE_LAYERS, config.ALPHA, config.BETA
+    )
     losses, seconds, start = [], [], time.perf_counter()
 
     def callback(i, x, J, extras):
@@ -175,34 +226,47 @@ def time_to_quality(weights, height, width, iterations):
         losses, seconds = run(weights, *imgs, target, iterations)
         target = losses[-1] if target is None else target
         reached = next((i for i, J in enumerate(losses) if J <= target), None)
-        rows.append({"optimizer": name, "size": f"{height}x{width}", "target_J": target, "final_J": losses[-1],
-                     "iterations": None if reached is None else reached + 1,
-                     "seconds": None if reached is None else seconds[reached]})
+        rows.append(
+            {
+                "optimizer": name,
+                "size": f"{height}x{width}",
+                "target_J": target,
+                "final_J": losses[-1],
+                "iterations": None if reached is None else reached + 1,
+                "seconds": None if reached is None else seconds[reached],
+            }
+        )
     return rows
 
 
 # --- the command -----------------------------------------------------------------------
 
+
 def format_table(report):
     m = report["machine"]
     rss = "not measured" if report["peak_rss_mb"] is None else f"{report['peak_rss_mb']:.0f} MB"
-    lines = [f"TensorFlow {m['tensorflow']}, {m['cpus']} CPUs, threads {m['threads']}, oneDNN {m['onednn']}, "
-             f"load average {m['load_before']} -> {m['load_after']}",
-             f"matmul {m['matmul_n']}x{m['matmul_n']} float32: {m['matmul_gflops']:.1f} GFLOP/s, "
-             f"{m['matmul_gflops_per_cpu_s']:.1f} GFLOP per CPU-second; "
-             f"peak RSS of nst's default step at {report['rss_size']}: {rss}",
-             f"{'size':9} {'variant':13} {'s/step':>8} {'cpu s':>8} {'vs base':>8} {'cpu vs':>7} "
-             f"{'GFLOP/s':>8} {'/cpu-s':>7} {'conv GFLOP':>10} {'J after N':>12} {'N':>3} {'J vs fp32':>9}"]
+    lines = [
+        f"TensorFlow {m['tensorflow']}, {m['cpus']} CPUs, threads {m['threads']}, oneDNN {m['onednn']}, "
+        f"load average {m['load_before']} -> {m['load_after']}",
+        f"matmul {m['matmul_n']}x{m['matmul_n']} float32: {m['matmul_gflops']:.1f} GFLOP/s, "
+        f"{m['matmul_gflops_per_cpu_s']:.1f} GFLOP per CPU-second; "
+        f"peak RSS of nst's default step at {report['rss_size']}: {rss}",
+        f"{'size':9} {'variant':13} {'s/step':>8} {'cpu s':>8} {'vs base':>8} {'cpu vs':>7} "
+        f"{'GFLOP/s':>8} {'/cpu-s':>7} {'conv GFLOP':>10} {'J after N':>12} {'N':>3} {'J vs fp32':>9}",
+    ]
     for r in report["rows"]:
         rel = "" if r["J_rel_vs_fp32"] is None else f"{r['J_rel_vs_fp32']:.1e}"
-        lines.append(f"{r['size']:9} {r['variant']:13} {r['s_per_step']:8.3f} {r['cpu_s_per_step']:8.3f} "
-                     f"{r['vs_baseline']:8.3f} {r['cpu_vs_baseline']:7.3f} {r['gflops']:8.1f} "
-                     f"{r['gflops_per_cpu_s']:7.1f} {r['conv_gflop_per_step']:10.1f} {r['J']:12.6g} "
-                     f"{r['steps']:3d} {rel:>9}")
+        lines.append(
+            f"{r['size']:9} {r['variant']:13} {r['s_per_step']:8.3f} {r['cpu_s_per_step']:8.3f} "
+            f"{r['vs_baseline']:8.3f} {r['cpu_vs_baseline']:7.3f} {r['gflops']:8.1f} "
+            f"{r['gflops_per_cpu_s']:7.1f} {r['conv_gflop_per_step']:10.1f} {r['J']:12.6g} "
+            f"{r['steps']:3d} {rel:>9}"
+        )
     for q in report["quality"] or []:
         reached = "not reached" if q["seconds"] is None else f"{q['iterations']} iterations, {q['seconds']:.1f} s"
-        lines.append(f"time to J <= {q['target_J']:.6g} ({q['size']}): {q['optimizer']:6} {reached} "
-                     f"(final J {q['final_J']:.6g})")
+        lines.append(
+            f"time to J <= {q['target_J']:.6g} ({q['size']}): {q['optimizer']:6} {reached} (final J {q['final_J']:.6g})"
+        )
     return "\n".join(lines)
 
 
@@ -236,11 +300,21 @@ def main(argv=None):
     if unknown:
         raise NSTError(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     weights, sizes = args.model, [parse_size(s) for s in args.sizes.split(",")]
-    report = {"machine": {"tensorflow": tf.__version__, "cpus": os.cpu_count(), "threads": describe_threads(),
-                          "onednn": onednn_enabled(), "load_before": [round(x, 2) for x in os.getloadavg()],
-                          "matmul_n": args.matmul_size},
-              "rows": [], "quality": None, "rss_size": args.rss_size, "peak_rss_mb": None,
-              "ru_maxrss_mb": None}
+    report = {
+        "machine": {
+            "tensorflow": tf.__version__,
+            "cpus": os.cpu_count(),
+            "threads": describe_threads(),
+            "onednn": onednn_enabled(),
+            "load_before": [round(x, 2) for x in os.getloadavg()],
+            "matmul_n": args.matmul_size,
+        },
+        "rows": [],
+        "quality": None,
+        "rss_size": args.rss_size,
+        "peak_rss_mb": None,
+        "ru_maxrss_mb": None,
+    }
     m = report["machine"]
     m["matmul_gflops"], m["matmul_gflops_per_cpu_s"] = matmul_gflops(args.matmul_size)
     for height, width in sizes:

@@ -17,14 +17,19 @@ import tensorflow as tf
 
 from nst.vgg_files import CONV_SHAPES
 
-KERAS_NAMES = {"conv1_1": "block1_conv1", "conv2_1": "block2_conv1", "conv3_1": "block3_conv1",
-               "conv4_1": "block4_conv1", "conv4_2": "block4_conv2", "conv5_1": "block5_conv1"}
+KERAS_NAMES = {
+    "conv1_1": "block1_conv1",
+    "conv2_1": "block2_conv1",
+    "conv3_1": "block3_conv1",
+    "conv4_1": "block4_conv1",
+    "conv4_2": "block4_conv2",
+    "conv5_1": "block5_conv1",
+}
 
 
 def keras_extractor(weights_path, height, width, layers):
     """A Keras model image (1, H, W, 3) BGR-minus-mean -> [activation of each of ``layers``]."""
-    vgg = tf.keras.applications.VGG19(include_top=False, weights=str(weights_path),
-                                      input_shape=(height, width, 3))
+    vgg = tf.keras.applications.VGG19(include_top=False, weights=str(weights_path), input_shape=(height, width, 3))
     vgg.trainable = False
     return tf.keras.Model(vgg.input, [vgg.get_layer(KERAS_NAMES[name]).output for name in layers])
 
@@ -33,8 +38,9 @@ def gram(a):
     return tf.einsum("bijc,bijd->bcd", a, a)
 
 
-def make_baseline_step(weights_path, content, style, generated, content_layer, style_layers,
-                       alpha, beta, learning_rate):
+def make_baseline_step(
+    weights_path, content, style, generated, content_layer, style_layers, alpha, beta, learning_rate
+):
     """The tutorial's train step on ``generated`` (1, H, W, 3); returns (step, image variable).
 
     content, style, generated: nst's normalised images (RGB minus MEANS), float32.
@@ -59,8 +65,12 @@ def make_baseline_step(weights_path, content, style, generated, content_layer, s
             outputs = extractor(to_bgr(image))
             a_G = outputs[0]
             J_content = tf.reduce_sum(tf.square(a_G - a_C)) / (4.0 * norm(a_G))
-            J_style = tf.add_n([w * tf.reduce_sum(tf.square(gram(a) - G)) / (4.0 * norm(a) ** 2)
-                                for w, a, G in zip(weights, outputs[1:], G_S)])
+            J_style = tf.add_n(
+                [
+                    w * tf.reduce_sum(tf.square(gram(a) - G)) / (4.0 * norm(a) ** 2)
+                    for w, a, G in zip(weights, outputs[1:], G_S)
+                ]
+            )
             J = alpha * J_content + beta * J_style
         optimizer.apply_gradients([(tape.gradient(J, image), image)])
         return J

@@ -26,8 +26,18 @@ REQUIRED = ("image", "iteration", "rows", "meta")
 # Settings that define the problem being solved: resuming with other values would
 # continue a different optimisation from this one's image. (alpha, beta, the learning
 # rate or the iteration count may change between runs; callers can still pass them.)
-MUST_MATCH = ("content", "style", "size", "content_layer", "style_layers", "style_blend", "style_scale",
-              "preserve_colors", "multiscale", "optimizer")
+MUST_MATCH = (
+    "content",
+    "style",
+    "size",
+    "content_layer",
+    "style_layers",
+    "style_blend",
+    "style_scale",
+    "preserve_colors",
+    "multiscale",
+    "optimizer",
+)
 
 
 @dataclass
@@ -42,16 +52,26 @@ class Checkpoint:
 
 def settings_from_options(options):
     """The JSON-ready settings of an ``options.Options``: paths resolved, tuples as lists."""
-    return _json_ready({
-        "content": str(Path(options.content).resolve()),
-        "style": [str(Path(path).resolve()) for path in options.style],
-        "size": options.size, "content_layer": options.content_layer, "style_layers": options.style_layers,
-        "style_blend": options.style_blend, "style_scale": options.style_scale,
-        "preserve_colors": options.preserve_colors, "multiscale": options.multiscale,
-        "alpha": options.alpha, "beta": options.beta, "learning_rate": options.learning_rate,
-        "tv_weight": options.tv_weight, "noise_ratio": options.noise_ratio, "seed": options.seed,
-        "optimizer": options.optimizer,
-    })
+    return _json_ready(
+        {
+            "content": str(Path(options.content).resolve()),
+            "style": [str(Path(path).resolve()) for path in options.style],
+            "size": options.size,
+            "content_layer": options.content_layer,
+            "style_layers": options.style_layers,
+            "style_blend": options.style_blend,
+            "style_scale": options.style_scale,
+            "preserve_colors": options.preserve_colors,
+            "multiscale": options.multiscale,
+            "alpha": options.alpha,
+            "beta": options.beta,
+            "learning_rate": options.learning_rate,
+            "tv_weight": options.tv_weight,
+            "noise_ratio": options.noise_ratio,
+            "seed": options.seed,
+            "optimizer": options.optimizer,
+        }
+    )
 
 
 def save_checkpoint(path, image, iteration, optimizer_state, rows, settings):
@@ -59,10 +79,14 @@ def save_checkpoint(path, image, iteration, optimizer_state, rows, settings):
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 4 or image.shape[0] != 1 or image.shape[3] != 3:
         raise ValueError(f"expected a (1, H, W, 3) image, got shape {image.shape}")
-    arrays = {"image": image, "iteration": np.int64(iteration),
-              "rows": np.array([[r.iteration, r.J, r.J_content, r.J_style, r.seconds] for r in rows],
-                               dtype=np.float64).reshape(-1, 5),
-              "meta": np.array(json.dumps({"format": FORMAT, "settings": _json_ready(settings)}))}
+    arrays = {
+        "image": image,
+        "iteration": np.int64(iteration),
+        "rows": np.array(
+            [[r.iteration, r.J, r.J_content, r.J_style, r.seconds] for r in rows], dtype=np.float64
+        ).reshape(-1, 5),
+        "meta": np.array(json.dumps({"format": FORMAT, "settings": _json_ready(settings)})),
+    }
     for key, value in optimizer_state.items():
         arrays[PREFIX + key] = np.asarray(value)
     path = Path(path)
@@ -70,8 +94,10 @@ def save_checkpoint(path, image, iteration, optimizer_state, rows, settings):
         with atomic_path(path) as tmp, open(tmp, "wb") as file:  # a file object: savez won't add ".npz"
             np.savez(file, allow_pickle=False, **arrays)  # refuses object arrays instead of pickling them
     except OSError as err:
-        raise NSTError(f"{path}: cannot write the checkpoint ({one_line(err)}); "
-                       "check that the folder is writable and the disk has space") from err
+        raise NSTError(
+            f"{path}: cannot write the checkpoint ({one_line(err)}); "
+            "check that the folder is writable and the disk has space"
+        ) from err
 
 
 def load_checkpoint(path):
@@ -114,7 +140,7 @@ def load_checkpoint(path):
         raise _bad(path, "the settings (meta) are not valid JSON")
     if info.get("format") != FORMAT:
         raise _bad(path, f"format {info.get('format')!r}, this version of nst reads format {FORMAT}")
-    state = {key[len(PREFIX):]: value for key, value in data.items() if key.startswith(PREFIX)}
+    state = {key[len(PREFIX) :]: value for key, value in data.items() if key.startswith(PREFIX)}
     for key, shape in {"m": image.shape, "v": image.shape, "t": ()}.items():  # Adam's, if present
         if key in state and state[key].shape != shape:
             raise _bad(path, f"optimizer {key} has shape {state[key].shape}, expected {shape}")
@@ -135,8 +161,10 @@ def check_compatible(checkpoint, settings, keys=MUST_MATCH):
     if changes:
         key, old, new = changes[0]
         old, new = ("(not set)" if v is None else json.dumps(v) for v in (old, new))
-        raise NSTError(f"{checkpoint.path or 'checkpoint'}: was made with {key} {old}, this run has {key} "
-                       f"{new}; resume with the same --{key.replace('_', '-')}, or start afresh without --resume")
+        raise NSTError(
+            f"{checkpoint.path or 'checkpoint'}: was made with {key} {old}, this run has {key} "
+            f"{new}; resume with the same --{key.replace('_', '-')}, or start afresh without --resume"
+        )
 
 
 def _json_ready(value):

@@ -25,11 +25,13 @@ import numpy as np
 from nst.images import resize_to
 
 # RGB -> YIQ, rows Y, I, Q (FCC NTSC matrix). Applied to the last axis: yiq = rgb @ RGB_TO_YIQ.T.
-RGB_TO_YIQ = np.array([
-    [0.299, 0.587, 0.114],
-    [0.595716, -0.274453, -0.321263],
-    [0.211456, -0.522591, 0.311135],
-])
+RGB_TO_YIQ = np.array(
+    [
+        [0.299, 0.587, 0.114],
+        [0.595716, -0.274453, -0.321263],
+        [0.211456, -0.522591, 0.311135],
+    ]
+)
 # The exact numerical inverse, not the rounded textbook one (1.0, 0.9563, 0.6210, ...):
 # so yiq_to_rgb(rgb_to_yiq(x)) == x to float64 rounding (~1e-13), and a grey
 # stays exactly grey through the round trip.

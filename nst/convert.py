@@ -26,23 +26,42 @@ def _cell(*items):
 
 
 def _conv(name, W, b):
-    return {"name": name, "type": "conv", "weights": _cell(W, b.reshape(-1, 1)),
-            "size": np.array([W.shape], np.uint16), "pad": np.array([[1, 1, 1, 1]], np.uint8),
-            "stride": np.array([[1, 1]], np.uint8), "precious": np.array([[0]], np.uint8),
-            "dilate": np.array([[1]], np.uint8), "opts": np.empty((0, 0), object)}
+    return {
+        "name": name,
+        "type": "conv",
+        "weights": _cell(W, b.reshape(-1, 1)),
+        "size": np.array([W.shape], np.uint16),
+        "pad": np.array([[1, 1, 1, 1]], np.uint8),
+        "stride": np.array([[1, 1]], np.uint8),
+        "precious": np.array([[0]], np.uint8),
+        "dilate": np.array([[1]], np.uint8),
+        "opts": np.empty((0, 0), object),
+    }
 
 
 def _relu(name):
-    return {"name": name, "type": "relu", "leak": np.array([[0]], np.uint8),
-            "weights": np.empty((0, 0), object), "precious": np.array([[0]], np.uint8)}
+    return {
+        "name": name,
+        "type": "relu",
+        "leak": np.array([[0]], np.uint8),
+        "weights": np.empty((0, 0), object),
+        "precious": np.array([[0]], np.uint8),
+    }
 
 
 def _pool(name):
     # VGG19 itself max-pools; the exercise swaps in average pooling when it builds the graph.
-    return {"name": name, "type": "pool", "method": "max", "pool": np.array([[2, 2]], np.uint8),
-            "stride": np.array([[2, 2]], np.uint8), "pad": np.array([[0, 1, 0, 1]], np.uint8),
-            "weights": np.empty((0, 0), object), "precious": np.array([[0]], np.uint8),
-            "opts": np.empty((0, 0), object)}
+    return {
+        "name": name,
+        "type": "pool",
+        "method": "max",
+        "pool": np.array([[2, 2]], np.uint8),
+        "stride": np.array([[2, 2]], np.uint8),
+        "pad": np.array([[0, 1, 0, 1]], np.uint8),
+        "weights": np.empty((0, 0), object),
+        "precious": np.array([[0]], np.uint8),
+        "opts": np.empty((0, 0), object),
+    }
 
 
 def matconvnet_layers(weights):
@@ -62,16 +81,19 @@ def keras_h5_to_matconvnet(h5_path, out_path):
     meta = {
         "inputs": {"name": "input", "size": np.array([[224, 224, 3, 10]], np.float64)},
         "classes": {"name": np.empty((1, 0), object), "description": np.empty((1, 0), object)},
-        "normalization": {"imageSize": np.array([[224, 224, 3]], np.float64),
-                          "keepAspect": np.array([[1]], np.uint8),
-                          "averageImage": np.array(MEANS, np.float64).reshape(1, 1, 3),
-                          "border": np.array([[32, 32]], np.float64),
-                          "cropSize": np.array([[0.875, 0.875]], np.float64),
-                          "interpolation": "bilinear"},
+        "normalization": {
+            "imageSize": np.array([[224, 224, 3]], np.float64),
+            "keepAspect": np.array([[1]], np.uint8),
+            "averageImage": np.array(MEANS, np.float64).reshape(1, 1, 3),
+            "border": np.array([[32, 32]], np.float64),
+            "cropSize": np.array([[0.875, 0.875]], np.float64),
+            "interpolation": "bilinear",
+        },
     }
     with atomic_path(out_path) as tmp:
         # do_compression: like MATLAB's v7 save; keeps the file near the .h5's size.
         with open(tmp, "wb") as f:
-            scipy.io.savemat(f, {"layers": _cell(*matconvnet_layers(weights)), "meta": meta},
-                             do_compression=True, oned_as="row")
+            scipy.io.savemat(
+                f, {"layers": _cell(*matconvnet_layers(weights)), "meta": meta}, do_compression=True, oned_as="row"
+            )
     return out_path

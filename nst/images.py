@@ -58,9 +58,11 @@ def read_image(path, max_pixels=None):
             with Image.open(file, formats=READ_FORMATS) as header:  # reads only the header, no pixel data
                 width, height = header.size
                 if width * height > limit:
-                    raise NSTError(f"{path}: image is {width}x{height} pixels ({width * height / 1e6:.1f} "
-                                   f"megapixels), above the limit of {limit:,} pixels; use a smaller "
-                                   f"image, or raise the limit with {MAX_PIXELS_ENV}={width * height}")
+                    raise NSTError(
+                        f"{path}: image is {width}x{height} pixels ({width * height / 1e6:.1f} "
+                        f"megapixels), above the limit of {limit:,} pixels; use a smaller "
+                        f"image, or raise the limit with {MAX_PIXELS_ENV}={width * height}"
+                    )
                 # verify() walks the file without decoding; for PNG it checks every chunk's
                 # checksum and that the file ends properly: that is how truncated PNGs fail.
                 header.verify()
@@ -72,11 +74,14 @@ def read_image(path, max_pixels=None):
         except NSTError:
             raise
         except Image.UnidentifiedImageError as err:
-            raise NSTError(f"{path}: not an image, or in a format that cannot be read; "
-                           "use PNG, JPEG, GIF, BMP, TIFF, WebP or PPM") from err
+            raise NSTError(
+                f"{path}: not an image, or in a format that cannot be read; use PNG, JPEG, GIF, BMP, TIFF, WebP or PPM"
+            ) from err
         except Exception as err:  # noqa: BLE001 - whatever a decoder raises, the file is bad
-            raise NSTError(f"{path}: cannot decode the image, the file is truncated or damaged "
-                           f"({one_line(err)}); re-download it or re-export it as PNG or JPEG") from err
+            raise NSTError(
+                f"{path}: cannot decode the image, the file is truncated or damaged "
+                f"({one_line(err)}); re-download it or re-export it as PNG or JPEG"
+            ) from err
 
 
 def _to_rgb8(image):
@@ -113,8 +118,10 @@ def _pixel_limit(max_pixels):
     text = os.environ.get(MAX_PIXELS_ENV, "").strip()
     value = int(text) if text.isdecimal() else 0  # digits only: no sign, no "1e9", no "lots"
     if text and value < 1:
-        raise NSTError(f"{MAX_PIXELS_ENV}={text!r}: not a positive whole number of pixels; set it to "
-                       f"e.g. 200000000, or unset it for the default {DEFAULT_MAX_PIXELS:,}")
+        raise NSTError(
+            f"{MAX_PIXELS_ENV}={text!r}: not a positive whole number of pixels; set it to "
+            f"e.g. 200000000, or unset it for the default {DEFAULT_MAX_PIXELS:,}"
+        )
     return value or DEFAULT_MAX_PIXELS
 
 
@@ -154,8 +161,10 @@ def load_picture(path, max_pixels=None):
     picture = read_image(path, max_pixels=max_pixels)
     h, w = picture.shape[:2]
     if min(h, w) < MIN_SIDE:
-        raise NSTError(f"{path}: image is only {w}x{h} pixels, too small to use; "
-                       f"use an image of at least {MIN_SIDE}x{MIN_SIDE} pixels")
+        raise NSTError(
+            f"{path}: image is only {w}x{h} pixels, too small to use; "
+            f"use an image of at least {MIN_SIDE}x{MIN_SIDE} pixels"
+        )
     return picture
 
 
@@ -207,8 +216,10 @@ def save_image(path, image):
         with atomic_path(path) as temporary:
             iio.imwrite(temporary, picture, plugin="pillow", extension=suffix, **SAVE_OPTIONS[suffix])
     except OSError as err:
-        raise NSTError(f"{path}: cannot write the image ({one_line(err)}); "
-                       "check that the folder is writable and the disk has space") from err
+        raise NSTError(
+            f"{path}: cannot write the image ({one_line(err)}); "
+            "check that the folder is writable and the disk has space"
+        ) from err
 
 
 @contextlib.contextmanager
@@ -227,8 +238,7 @@ def atomic_path(path):
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise NSTError(f"{final}: cannot create its folder ({one_line(err)}); "
-                       "choose another path") from err
+        raise NSTError(f"{final}: cannot create its folder ({one_line(err)}); choose another path") from err
     temporary = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp{final.suffix}")
     try:
         yield temporary
@@ -238,8 +248,7 @@ def atomic_path(path):
         try:
             os.replace(temporary, final)
         except OSError as err:
-            raise NSTError(f"{final}: cannot put the new file in place ({one_line(err)}); "
-                           "choose another path") from err
+            raise NSTError(f"{final}: cannot put the new file in place ({one_line(err)}); choose another path") from err
     except BaseException:  # also on Ctrl-C: never leave the temporary file around
         with contextlib.suppress(OSError):
             temporary.unlink()

@@ -68,8 +68,9 @@ def _to_numpy(tree):
     return tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, tree)
 
 
-def minimize_lbfgs(value_and_grad, x0, iterations, callback=None, bounds=None, max_evaluations=None,
-                   corrections=10, max_line_search=20):
+def minimize_lbfgs(
+    value_and_grad, x0, iterations, callback=None, bounds=None, max_evaluations=None, corrections=10, max_line_search=20
+):
     """Minimise J(x) with L-BFGS-B, starting from x0.
 
     Arguments:
@@ -144,15 +145,34 @@ def minimize_lbfgs(value_and_grad, x0, iterations, callback=None, bounds=None, m
                 stopped_by_callback = True
                 raise StopIteration  # SciPy ends the run cleanly and returns the current iterate
 
-    options = {"maxiter": iterations, "maxfun": max_evaluations, "maxcor": corrections, "maxls": max_line_search,
-               # Stop on the budget, not on a gradient threshold whose scale depends on alpha and beta.
-               "gtol": 0.0}
+    options = {
+        "maxiter": iterations,
+        "maxfun": max_evaluations,
+        "maxcor": corrections,
+        "maxls": max_line_search,
+        # Stop on the budget, not on a gradient threshold whose scale depends on alpha and beta.
+        "gtol": 0.0,
+    }
     try:
-        result = scipy.optimize.minimize(fun, x0.astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
-                                         bounds=scipy_bounds, callback=scipy_callback, options=options)
+        result = scipy.optimize.minimize(
+            fun,
+            x0.astype(np.float64).ravel(),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=scipy_bounds,
+            callback=scipy_callback,
+            options=options,
+        )
     except KeyboardInterrupt:
-        return LBFGSResult(best["x"], losses, extras_per_iteration, "interrupted", evaluations,
-                           time.perf_counter() - start, "interrupted by Ctrl-C; returning the best image so far")
+        return LBFGSResult(
+            best["x"],
+            losses,
+            extras_per_iteration,
+            "interrupted",
+            evaluations,
+            time.perf_counter() - start,
+            "interrupted by Ctrl-C; returning the best image so far",
+        )
 
     message = str(result.message)
     if stopped_by_callback:
@@ -166,8 +186,9 @@ def minimize_lbfgs(value_and_grad, x0, iterations, callback=None, bounds=None, m
     else:
         status = "converged"
     # L-BFGS-B's iterate is the lowest J accepted; the best evaluated point is at least as good.
-    return LBFGSResult(best["x"], losses, extras_per_iteration, status, evaluations,
-                       time.perf_counter() - start, message)
+    return LBFGSResult(
+        best["x"], losses, extras_per_iteration, status, evaluations, time.perf_counter() - start, message
+    )
 
 
 def make_value_and_grad(graph, a_C, G_S, content_layer, style_layers, alpha, beta, tv_weight=0.0):

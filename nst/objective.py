@@ -51,6 +51,7 @@ def make_gradient(cost, compute_dtype=tf.float32):
     to 1. J itself is summed in float32 and never scaled. Other dtypes take the plain
     gradient.
     """
+
     def plain(image, scale=None):
         with tf.GradientTape() as tape:
             tape.watch(image)

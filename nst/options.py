@@ -61,8 +61,14 @@ class Options:
 # A preset is a set of option values; options given on the command line win over it.
 PRESETS = {
     "exercise": {},
-    "quality": {"optimizer": "lbfgs", "init": "content", "tv_weight": QUALITY_TV_WEIGHT,
-                "iterations": 100, "save_every": 10, "animation": "gif"},
+    "quality": {
+        "optimizer": "lbfgs",
+        "init": "content",
+        "tv_weight": QUALITY_TV_WEIGHT,
+        "iterations": 100,
+        "save_every": 10,
+        "animation": "gif",
+    },
 }
 
 
@@ -102,8 +108,9 @@ def parse_style_layers(text):
         except ValueError:
             value = None
         if value is None or value != value or value in (float("inf"), float("-inf")):
-            raise NSTError(f"--style-layers: weight of {name} is {weight!r}, not a number; write NAME:WEIGHT, "
-                           "e.g. conv1_1:0.2")
+            raise NSTError(
+                f"--style-layers: weight of {name} is {weight!r}, not a number; write NAME:WEIGHT, e.g. conv1_1:0.2"
+            )
         layers.append((name, value))
     if not layers:
         raise NSTError("--style-layers: no layers given; write e.g. conv1_1:0.2,conv2_1:0.2")
@@ -119,6 +126,7 @@ def _positive_int(flag):
         if value < 1:
             raise NSTError(f"{flag} {text}: must be at least 1")
         return value
+
     return parse
 
 
@@ -134,6 +142,7 @@ def _number(flag, minimum=None, maximum=None):
             bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
             raise NSTError(f"{flag} {text}: must be {bounds}")
         return value
+
     return parse
 
 
@@ -159,59 +168,132 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     d = Options()
-    p = _Parser(prog="python -m nst.train",
-                description="Neural style transfer, as in the exercise: paint CONTENT in the style of STYLE.",
-                formatter_class=_Formatter)
+    p = _Parser(
+        prog="python -m nst.train",
+        description="Neural style transfer, as in the exercise: paint CONTENT in the style of STYLE.",
+        formatter_class=_Formatter,
+    )
     p.add_argument("--content", type=Path, default=d.content, help="content image")
-    p.add_argument("--style", type=Path, nargs="+", default=list(d.style),
-                   help="style image(s); several are blended, see --style-blend")
+    p.add_argument(
+        "--style",
+        type=Path,
+        nargs="+",
+        default=list(d.style),
+        help="style image(s); several are blended, see --style-blend",
+    )
     p.add_argument("--output-dir", type=Path, default=d.output_dir, help="where images and losses are written")
-    p.add_argument("--iterations", type=_positive_int("--iterations"), default=d.iterations,
-                   help="number of optimisation steps")
+    p.add_argument(
+        "--iterations", type=_positive_int("--iterations"), default=d.iterations, help="number of optimisation steps"
+    )
     p.add_argument("--alpha", type=_number("--alpha", 0), default=d.alpha, help="content weight")
     p.add_argument("--beta", type=_number("--beta", 0), default=d.beta, help="style weight")
-    p.add_argument("--learning-rate", type=_number("--learning-rate", 0), default=d.learning_rate,
-                   help="Adam's step size, in pixel values")
-    p.add_argument("--content-layer", type=_layer, default=d.content_layer,
-                   help="layer whose activations define content")
-    p.add_argument("--style-layers", type=parse_style_layers, default=_style_text(d.style_layers),
-                   help="NAME:WEIGHT,... layers for the style cost")
-    p.add_argument("--noise-ratio", type=_number("--noise-ratio", 0, 1), default=d.noise_ratio,
-                   help="share of noise in the initial image")
+    p.add_argument(
+        "--learning-rate",
+        type=_number("--learning-rate", 0),
+        default=d.learning_rate,
+        help="Adam's step size, in pixel values",
+    )
+    p.add_argument(
+        "--content-layer", type=_layer, default=d.content_layer, help="layer whose activations define content"
+    )
+    p.add_argument(
+        "--style-layers",
+        type=parse_style_layers,
+        default=_style_text(d.style_layers),
+        help="NAME:WEIGHT,... layers for the style cost",
+    )
+    p.add_argument(
+        "--noise-ratio",
+        type=_number("--noise-ratio", 0, 1),
+        default=d.noise_ratio,
+        help="share of noise in the initial image",
+    )
     p.add_argument("--seed", type=int, default=d.seed, help="seed for the noise image (default: random)")
     p.add_argument("--size", type=parse_size, default="x".join(map(str, d.size)), help="HEIGHTxWIDTH")
-    p.add_argument("--save-every", type=_positive_int("--save-every"), default=d.save_every,
-                   help="save output/<i>.png every N iterations")
-    p.add_argument("--model", type=Path, default=None,
-                   help=".mat or .h5 VGG19 weights (default: the one in pretrained-model/, the .mat first)")
+    p.add_argument(
+        "--save-every",
+        type=_positive_int("--save-every"),
+        default=d.save_every,
+        help="save output/<i>.png every N iterations",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=".mat or .h5 VGG19 weights (default: the one in pretrained-model/, the .mat first)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar: plain log lines")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
     beyond = p.add_argument_group("beyond the exercise")
-    beyond.add_argument("--preset", choices=sorted(PRESETS), default=d.preset,
-                        help="exercise: the exercise's settings; quality: " + _preset_text("quality"))
-    beyond.add_argument("--optimizer", choices=["adam", "lbfgs"], default=d.optimizer,
-                        help="lbfgs: SciPy's L-BFGS-B, fewer and longer iterations")
-    beyond.add_argument("--tv-weight", type=_number("--tv-weight", 0), default=d.tv_weight,
-                        help="weight of the total-variation cost (smoothness)")
-    beyond.add_argument("--preserve-colors", choices=["none", "luminance", "histogram"], default=d.preserve_colors,
-                        help="keep the content's colours: transfer luminance only, or match the style's colours first")
-    beyond.add_argument("--style-blend", type=parse_blend, default=d.style_blend,
-                        help="W1,W2,... weights of several --style images (default: equal)")
-    beyond.add_argument("--style-scale", type=_number("--style-scale", 0.05, 8), default=d.style_scale,
-                        help="size of the style image relative to the output (larger: bigger brush strokes)")
-    beyond.add_argument("--init", choices=INITS, default=d.init,
-                        help="starting image: the exercise's noisy content, the content, the style, or noise")
-    beyond.add_argument("--multiscale", type=parse_multiscale, default=d.multiscale,
-                        help="number of scales, each twice the last (auto: start at a long side of at most 512)")
-    beyond.add_argument("--checkpoint-every", type=_positive_int("--checkpoint-every"), default=d.checkpoint_every,
-                        help="save output-dir/checkpoint.npz every N iterations")
+    beyond.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=d.preset,
+        help="exercise: the exercise's settings; quality: " + _preset_text("quality"),
+    )
+    beyond.add_argument(
+        "--optimizer",
+        choices=["adam", "lbfgs"],
+        default=d.optimizer,
+        help="lbfgs: SciPy's L-BFGS-B, fewer and longer iterations",
+    )
+    beyond.add_argument(
+        "--tv-weight",
+        type=_number("--tv-weight", 0),
+        default=d.tv_weight,
+        help="weight of the total-variation cost (smoothness)",
+    )
+    beyond.add_argument(
+        "--preserve-colors",
+        choices=["none", "luminance", "histogram"],
+        default=d.preserve_colors,
+        help="keep the content's colours: transfer luminance only, or match the style's colours first",
+    )
+    beyond.add_argument(
+        "--style-blend",
+        type=parse_blend,
+        default=d.style_blend,
+        help="W1,W2,... weights of several --style images (default: equal)",
+    )
+    beyond.add_argument(
+        "--style-scale",
+        type=_number("--style-scale", 0.05, 8),
+        default=d.style_scale,
+        help="size of the style image relative to the output (larger: bigger brush strokes)",
+    )
+    beyond.add_argument(
+        "--init",
+        choices=INITS,
+        default=d.init,
+        help="starting image: the exercise's noisy content, the content, the style, or noise",
+    )
+    beyond.add_argument(
+        "--multiscale",
+        type=parse_multiscale,
+        default=d.multiscale,
+        help="number of scales, each twice the last (auto: start at a long side of at most 512)",
+    )
+    beyond.add_argument(
+        "--checkpoint-every",
+        type=_positive_int("--checkpoint-every"),
+        default=d.checkpoint_every,
+        help="save output-dir/checkpoint.npz every N iterations",
+    )
     beyond.add_argument("--resume", type=Path, default=d.resume, help="continue from a checkpoint.npz")
-    beyond.add_argument("--animation", choices=["none", "gif", "sheet", "both"], default=d.animation,
-                        help="progress.gif and/or progress.png from the saved iterations")
+    beyond.add_argument(
+        "--animation",
+        choices=["none", "gif", "sheet", "both"],
+        default=d.animation,
+        help="progress.gif and/or progress.png from the saved iterations",
+    )
     beyond.add_argument("--xla", action="store_true", help="compile the training step with XLA")
-    beyond.add_argument("--precision", choices=list(PRECISIONS), default=d.precision,
-                        help="the network's arithmetic; costs are always summed in float32")
+    beyond.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        default=d.precision,
+        help="the network's arithmetic; costs are always summed in float32",
+    )
     return p
 
 

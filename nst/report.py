@@ -30,8 +30,13 @@ class Progress:
     def __init__(self, total, quiet=False, initial=0):
         self.bar = None
         if not quiet and sys.stderr.isatty():
-            self.bar = tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True,
-                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_inv_fmt}{postfix}]")
+            self.bar = tqdm(
+                total=total,
+                initial=initial,
+                unit="it",
+                dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_inv_fmt}{postfix}]",
+            )
 
     def step(self, row):
         if self.bar is not None:
@@ -70,8 +75,10 @@ class Recorder:
         self.rows.append(row)
         self.progress.step(row)
         if i % self.save_every == 0:
-            self.progress.log(f"Iteration {i} :\ntotal cost = {row.J:.6g}\ncontent cost = {row.J_content:.6g}\n"
-                              f"style cost = {row.J_style:.6g}")
+            self.progress.log(
+                f"Iteration {i} :\ntotal cost = {row.J:.6g}\ncontent cost = {row.J_content:.6g}\n"
+                f"style cost = {row.J_style:.6g}"
+            )
             save_image(self.output_dir / f"{i}.png", image())
         if self.on_iteration is not None:
             self.on_iteration(i, image)
@@ -84,8 +91,9 @@ def write_losses(rows, csv_path, png_path):
             writer = csv.writer(f)
             writer.writerow(["iteration", "J", "J_content", "J_style", "seconds"])
             for r in rows:
-                writer.writerow([r.iteration, f"{r.J:.9g}", f"{r.J_content:.9g}", f"{r.J_style:.9g}",
-                                 f"{r.seconds:.3f}"])
+                writer.writerow(
+                    [r.iteration, f"{r.J:.9g}", f"{r.J_content:.9g}", f"{r.J_style:.9g}", f"{r.seconds:.3f}"]
+                )
     if not rows:
         return
     # A bare Figure, not pyplot: no global backend switch, so a notebook's plots keep working.

@@ -47,14 +47,17 @@ def configure_threads(intra=None, inter=None):
 
 def describe_threads():
     """{'intra': n, 'inter': n}; 0 means TensorFlow's default (one thread per core)."""
-    return {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter": tf.config.threading.get_inter_op_parallelism_threads()}
+    return {
+        "intra": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter": tf.config.threading.get_inter_op_parallelism_threads(),
+    }
 
 
 def onednn_enabled():
     """Whether TensorFlow's oneDNN (MKL) CPU kernels are on: env TF_ENABLE_ONEDNN_OPTS, before import."""
     try:
         from tensorflow.python.util import _pywrap_util_port
+
         return bool(_pywrap_util_port.IsMklEnabled())
     except (ImportError, AttributeError):
         return None
@@ -71,4 +74,5 @@ def peak_rss_mb():
             return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
     except (OSError, StopIteration):
         import resource
+
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from nst.color import luminance_transfer, match_color_histogram
-from nst.runtime import compute_dtype
 from nst.images import deprocess_image, load_picture, reshape_and_normalize_image, resize_to
+from nst.runtime import compute_dtype
 from nst.targets import content_target, initial_image, normalise_blend, style_size, style_targets
 from nst.vgg import MIN_SIZE, VGGGraph
 

@@ -27,8 +27,10 @@ def style_size(height, width, scale):
     """The size a style image is given: the output's size times ``scale``, at least 32."""
     h, w = round(height * scale), round(width * scale)
     if min(h, w) < MIN_SIZE:
-        raise NSTError(f"--style-scale {scale}: the style image would be {h}x{w}, below VGG19's "
-                       f"{MIN_SIZE}x{MIN_SIZE}; use a larger --style-scale")
+        raise NSTError(
+            f"--style-scale {scale}: the style image would be {h}x{w}, below VGG19's "
+            f"{MIN_SIZE}x{MIN_SIZE}; use a larger --style-scale"
+        )
     return h, w
 
 

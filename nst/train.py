@@ -51,8 +51,9 @@ def describe_device():
     return f"GPU ({len(gpus)} found)" if gpus else "CPU (TensorFlow sees no GPU)"
 
 
-def make_train_step(graph, a_C, G_S, optimizer, content_layer, style_layers, alpha, beta,
-                    jit_compile=False, tv_weight=0.0):
+def make_train_step(
+    graph, a_C, G_S, optimizer, content_layer, style_layers, alpha, beta, jit_compile=False, tv_weight=0.0
+):
     """One iteration as a compiled ``tf.function``: forward pass, costs, gradient, Adam.
 
     Works on ``graph['input']`` (the generated image, (1, H, W, 3)) in place and returns
@@ -97,8 +98,9 @@ def model_nn(graph, train_step, num_iterations, save_every, output_dir, progress
 
 def run_lbfgs(graph, a_C, G_S, options, start_image, start, stop, recorder):
     """L-BFGS iterations ``start`` .. ``stop - 1`` from ``start_image``; leaves the result in graph['input']."""
-    value_and_grad = make_value_and_grad(graph, a_C, G_S, options.content_layer, options.style_layers,
-                                         options.alpha, options.beta, options.tv_weight)
+    value_and_grad = make_value_and_grad(
+        graph, a_C, G_S, options.content_layer, options.style_layers, options.alpha, options.beta, options.tv_weight
+    )
 
     def callback(i, x, J, extras):
         recorder.record(start + i, J, extras["J_content"], extras["J_style"], lambda: x)
@@ -108,7 +110,9 @@ def run_lbfgs(graph, a_C, G_S, options, start_image, start, stop, recorder):
     if result.status in ("interrupted", "diverged"):
         return result.status
     if result.status == "converged":  # fewer iterations than asked: say why rather than stay silent
-        recorder.progress.log(f"L-BFGS stopped after {len(result.losses)} of {stop - start} iterations: {result.message}")
+        recorder.progress.log(
+            f"L-BFGS stopped after {len(result.losses)} of {stop - start} iterations: {result.message}"
+        )
     return "done"
 
 
@@ -136,9 +140,11 @@ def run(options):
         check_compatible(checkpoint, settings)
 
     progress = Progress(total, quiet=options.quiet, initial=checkpoint.iteration if checkpoint else 0)
-    progress.log(f"nst: {options.content.name} in the style of {', '.join(Path(p).name for p in options.style)}, "
-                 f"{height}x{width}{f' in {len(sizes)} scales' if len(sizes) > 1 else ''}, {total} iterations "
-                 f"({options.optimizer}) on {describe_device()}; weights {options.model.name}; seed {seed}")
+    progress.log(
+        f"nst: {options.content.name} in the style of {', '.join(Path(p).name for p in options.style)}, "
+        f"{height}x{width}{f' in {len(sizes)} scales' if len(sizes) > 1 else ''}, {total} iterations "
+        f"({options.optimizer}) on {describe_device()}; weights {options.model.name}; seed {seed}"
+    )
 
     def save_state(i, image, optimizer):
         if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
@@ -155,8 +161,10 @@ def run(options):
         if checkpoint is not None and image is None:
             image, first = checkpoint.image, checkpoint.iteration
             if image.shape[1:3] != (h, w):
-                raise NSTError(f"{options.resume}: holds a {image.shape[2]}x{image.shape[1]} image, but this run's "
-                               f"scale {scale + 1} is {w}x{h}; resume with the same --size and --multiscale")
+                raise NSTError(
+                    f"{options.resume}: holds a {image.shape[2]}x{image.shape[1]} image, but this run's "
+                    f"scale {scale + 1} is {w}x{h}; resume with the same --size and --multiscale"
+                )
         image = problem.start_image(content, seed) if image is None else upsample(image, h, w)
         graph["input"].assign(image)
         if options.optimizer == "lbfgs":
@@ -167,8 +175,18 @@ def run(options):
             if checkpoint is not None and first == checkpoint.iteration and checkpoint.optimizer_state:
                 adam.load_state(checkpoint.optimizer_state)
             recorder.on_iteration = lambda i, img, adam=adam: save_state(i, img, adam)
-            step = make_train_step(graph, a_C, G_S, adam, options.content_layer, options.style_layers,
-                                   options.alpha, options.beta, jit_compile=options.xla, tv_weight=options.tv_weight)
+            step = make_train_step(
+                graph,
+                a_C,
+                G_S,
+                adam,
+                options.content_layer,
+                options.style_layers,
+                options.alpha,
+                options.beta,
+                jit_compile=options.xla,
+                tv_weight=options.tv_weight,
+            )
             _, status = model_nn(graph, step, stop, options.save_every, out, start=first, recorder=recorder)
         image = graph["input"].numpy()
         if status != "done":
@@ -194,14 +212,22 @@ def finish(options, problem, image, rows, status):
     if status == "interrupted":
         print(f"Interrupted after {len(rows)} iterations; the current image is saved as {final}", flush=True)
     elif status == "diverged":
-        remedy = ("try a lower --alpha, --beta or --tv-weight" if options.optimizer == "lbfgs"
-                  else "try a lower --learning-rate")
-        raise NSTError(f"{final}: the cost became NaN or infinite at iteration {len(rows)}; the last good image "
-                       f"is saved there; {remedy}")
+        remedy = (
+            "try a lower --alpha, --beta or --tv-weight"
+            if options.optimizer == "lbfgs"
+            else "try a lower --learning-rate"
+        )
+        raise NSTError(
+            f"{final}: the cost became NaN or infinite at iteration {len(rows)}; the last good image "
+            f"is saved there; {remedy}"
+        )
     else:
         seconds = rows[-1].seconds if rows else 0.0
-        print(f"Done: J = {rows[-1].J:.6g} after {len(rows)} iterations in {seconds:.1f} s "
-              f"({seconds / max(len(rows), 1):.2f} s/iteration); image saved as {final}", flush=True)
+        print(
+            f"Done: J = {rows[-1].J:.6g} after {len(rows)} iterations in {seconds:.1f} s "
+            f"({seconds / max(len(rows), 1):.2f} s/iteration); image saved as {final}",
+            flush=True,
+        )
     return Result(final, rows, status)
 
 
@@ -218,7 +244,9 @@ def check_outputs(options):
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise NSTError(f"{out}: cannot create the output folder ({err.strerror}); choose another --output-dir") from None
+        raise NSTError(
+            f"{out}: cannot create the output folder ({err.strerror}); choose another --output-dir"
+        ) from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise NSTError(f"{out}: output folder is not writable; choose another --output-dir")
     for path in (options.content, *options.style, options.model, options.resume):
@@ -226,8 +254,10 @@ def check_outputs(options):
             continue
         name = Path(path).name
         if name in OUTPUT_NAMES or (name.endswith(".png") and name[:-4].isdigit()):
-            raise NSTError(f"{path}: is an input and would be overwritten by the output; "
-                           "choose another --output-dir or move the input")
+            raise NSTError(
+                f"{path}: is an input and would be overwritten by the output; "
+                "choose another --output-dir or move the input"
+            )
 
 
 def main(argv=None):

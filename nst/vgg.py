@@ -103,19 +103,21 @@ class VGGGraph(Mapping):
         if pooling not in ("avg", "max"):
             raise NSTError(f"pooling must be 'avg' or 'max', not {pooling!r}")
         if min(height, width) < MIN_SIZE:
-            raise NSTError(f"image size {height}x{width} is too small: VGG19 needs at least "
-                           f"{MIN_SIZE}x{MIN_SIZE}; use a larger --size")
+            raise NSTError(
+                f"image size {height}x{width} is too small: VGG19 needs at least "
+                f"{MIN_SIZE}x{MIN_SIZE}; use a larger --size"
+            )
         self.height, self.width, self.pooling = int(height), int(width), pooling
         self.dtype = tf.as_dtype(dtype)
         self.layers = _layer_names(f"{pooling}pool")
         # Weights become constants once, in the compute dtype; fc layers were never loaded.
-        self._weights = {name: (tf.constant(W, self.dtype), tf.constant(b, self.dtype))
-                         for name, (W, b) in weights.items()}
+        self._weights = {
+            name: (tf.constant(W, self.dtype), tf.constant(b, self.dtype)) for name, (W, b) in weights.items()
+        }
         # How the input gradient of each convolution is computed (see conv_relu); same values.
         self.flipped_gradient = flipped_gradient_pays()
         self._flipped = {}  # name -> flip_kernel(W), made on first use
-        self.input = tf.Variable(tf.zeros((1, self.height, self.width, COLOR_CHANNELS)),
-                                 name="input", trainable=True)
+        self.input = tf.Variable(tf.zeros((1, self.height, self.width, COLOR_CHANNELS)), name="input", trainable=True)
         self._shapes = {"input": tuple(self.input.shape)}
         h, w = self.height, self.width
         for name in self.layers:
@@ -158,8 +160,9 @@ class VGGGraph(Mapping):
         """Raise NSTError for names that are not layers of this graph."""
         unknown = [n for n in names if n not in self._shapes or n == "input"]
         if unknown:
-            raise NSTError(f"unknown layer name(s) {', '.join(map(repr, unknown))}; "
-                           f"choose from {', '.join(self.layers)}")
+            raise NSTError(
+                f"unknown layer name(s) {', '.join(map(repr, unknown))}; choose from {', '.join(self.layers)}"
+            )
 
     def forward(self, image, outputs):
         """One pass through the network; returns {name: activation} for ``outputs``.

@@ -50,11 +50,12 @@ def read_vgg19_weights(path):
     elif head.startswith(HDF5_MAGIC):
         weights = _read_keras_h5(path)
     elif head.startswith(b"MATLAB 7.3"):
-        raise NSTError(f"{path}: MATLAB v7.3 .mat files are not supported; save it with -v7, "
-                       "or use the Keras .h5 from `python -m nst.weights`")
+        raise NSTError(
+            f"{path}: MATLAB v7.3 .mat files are not supported; save it with -v7, "
+            "or use the Keras .h5 from `python -m nst.weights`"
+        )
     else:
-        raise NSTError(f"{path}: not a MatConvNet .mat or Keras .h5 file; "
-                       "run `python -m nst.weights` to fetch VGG19")
+        raise NSTError(f"{path}: not a MatConvNet .mat or Keras .h5 file; run `python -m nst.weights` to fetch VGG19")
     _check_vgg19(path, weights)
     return weights
 
@@ -66,13 +67,16 @@ def _check_vgg19(path, weights):
     for name, shape in CONV_SHAPES.items():
         W, b = weights[name]
         if W.shape != shape or b.shape != (shape[3],):
-            raise NSTError(f"{path}: not VGG19: {name} has kernel {W.shape} and bias {b.shape}, "
-                           f"expected {shape} and ({shape[3]},); {FETCH_HINT}")
+            raise NSTError(
+                f"{path}: not VGG19: {name} has kernel {W.shape} and bias {b.shape}, "
+                f"expected {shape} and ({shape[3]},); {FETCH_HINT}"
+            )
         if not (np.isfinite(W).all() and np.isfinite(b).all()):
             raise NSTError(f"{path}: {name} holds NaN or infinite weights; {FETCH_HINT}")
 
 
 # --- MatConvNet --------------------------------------------------------------------
+
 
 def _matconvnet_format(path, contents):
     """Tell the two MatConvNet layouts apart by their top-level variables."""
@@ -81,8 +85,10 @@ def _matconvnet_format(path, contents):
         return "current"
     if "layers" in keys and "normalization" in keys:
         return "beta16"
-    raise NSTError(f"{path}: unknown MatConvNet format (variables: {', '.join(sorted(keys)) or 'none'}; "
-                   "expected layers + meta, or layers + classes + normalization); " + FETCH_HINT)
+    raise NSTError(
+        f"{path}: unknown MatConvNet format (variables: {', '.join(sorted(keys)) or 'none'}; "
+        "expected layers + meta, or layers + classes + normalization); " + FETCH_HINT
+    )
 
 
 def _text(value):
@@ -97,9 +103,11 @@ def _read_matconvnet(path):
     try:
         contents = scipy.io.loadmat(str(path))  # plain arrays: loadmat never unpickles
     except Exception as err:  # scipy raises ValueError, OSError, zlib.error, ... on bad files
-        raise NSTError(f"{path}: cannot be read as a .mat file ({type(err).__name__}: "
-                       f"{str(err).splitlines()[0] if str(err) else 'no detail'}); "
-                       f"it may be truncated or corrupt; {FETCH_HINT}") from None
+        raise NSTError(
+            f"{path}: cannot be read as a .mat file ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else 'no detail'}); "
+            f"it may be truncated or corrupt; {FETCH_HINT}"
+        ) from None
     fmt = _matconvnet_format(path, contents)
     layers = contents.pop("layers")
     del contents  # classes, meta: not needed; let them go before we keep anything
@@ -109,8 +117,9 @@ def _read_matconvnet(path):
             record = entry.ravel()[0]
             fields = record.dtype.names or ()
             if "name" not in fields or "type" not in fields:
-                raise NSTError(f"{path}: unknown MatConvNet format ({fmt} layout, a layer without "
-                               f"name/type fields); {FETCH_HINT}")
+                raise NSTError(
+                    f"{path}: unknown MatConvNet format ({fmt} layout, a layer without name/type fields); {FETCH_HINT}"
+                )
             name = _text(record["name"])
             if name not in CONV_SHAPES:
                 continue  # relu, pool, fc6-fc8, prob: nothing to keep
@@ -127,6 +136,7 @@ def _read_matconvnet(path):
 
 # --- Keras .h5 ---------------------------------------------------------------------
 
+
 def _read_keras_h5(path):
     import h5py
 
@@ -142,8 +152,9 @@ def _read_keras_h5(path):
                 kernel, bias = (np.asarray(group[n], np.float32) for n in names[:2])
                 weights[name] = (kernel, bias)
     except (OSError, KeyError, ValueError, TypeError) as err:
-        raise NSTError(f"{path}: cannot be read as a Keras .h5 weights file ({err}); "
-                       f"it may be truncated or corrupt; {FETCH_HINT}") from None
+        raise NSTError(
+            f"{path}: cannot be read as a Keras .h5 weights file ({err}); it may be truncated or corrupt; {FETCH_HINT}"
+        ) from None
     if "conv1_1" in weights:
         kernel, bias = weights["conv1_1"]
         # Keras's VGG19 was trained on BGR input: flip the input-channel axis to RGB.

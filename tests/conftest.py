@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from nst.weights import KERAS_H5, to_mat
 from nst.config import PRETRAINED_DIR, ROOT
+from nst.weights import KERAS_H5, to_mat
 
 
 @pytest.fixture(scope="session")

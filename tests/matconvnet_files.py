@@ -22,8 +22,14 @@ def vgg19_layer_list():
         for i in range(1, count + 1):
             layers += [(f"conv{block}_{i}", "conv"), (f"relu{block}_{i}", "relu")]
         layers.append((f"pool{block}", "pool"))
-    layers += [("fc6", "conv"), ("relu6", "relu"), ("fc7", "conv"), ("relu7", "relu"),
-               ("fc8", "conv"), ("prob", "softmax")]
+    layers += [
+        ("fc6", "conv"),
+        ("relu6", "relu"),
+        ("fc7", "conv"),
+        ("relu7", "relu"),
+        ("fc8", "conv"),
+        ("prob", "softmax"),
+    ]
     return layers
 
 
@@ -56,11 +62,22 @@ def _beta16_layer(name, kind, weights):
     f64 = lambda x: np.array([x], np.float64)  # noqa: E731
     if kind == "conv":
         W, b = weights[name]
-        return {"weights": _cell(W, b.reshape(1, -1)), "pad": f64([1, 1, 1, 1] if name.startswith("conv") else [0] * 4),
-                "type": "conv", "name": name, "stride": f64([1, 1])}
+        return {
+            "weights": _cell(W, b.reshape(1, -1)),
+            "pad": f64([1, 1, 1, 1] if name.startswith("conv") else [0] * 4),
+            "type": "conv",
+            "name": name,
+            "stride": f64([1, 1]),
+        }
     if kind == "pool":
-        return {"name": name, "stride": f64([2, 2]), "pad": f64([0, 0, 0, 0]), "type": "pool",
-                "method": "max", "pool": f64([2, 2])}
+        return {
+            "name": name,
+            "stride": f64([2, 2]),
+            "pad": f64([0, 0, 0, 0]),
+            "type": "pool",
+            "method": "max",
+            "pool": f64([2, 2]),
+        }
     return {"type": kind, "name": name}
 
 
@@ -69,16 +86,31 @@ def _current_layer(name, kind, weights):
     u8 = lambda x: np.array([x], np.uint8)  # noqa: E731
     if kind == "conv":
         W, b = weights[name]
-        return {"name": name, "type": "conv", "weights": _cell(W, b.reshape(-1, 1)),
-                "size": np.array([W.shape], np.uint16), "pad": u8([1, 1, 1, 1] if name.startswith("conv") else [0] * 4),
-                "stride": u8([1, 1]), "precious": u8([0]), "dilate": u8([1]), "opts": np.empty((0, 0), object)}
+        return {
+            "name": name,
+            "type": "conv",
+            "weights": _cell(W, b.reshape(-1, 1)),
+            "size": np.array([W.shape], np.uint16),
+            "pad": u8([1, 1, 1, 1] if name.startswith("conv") else [0] * 4),
+            "stride": u8([1, 1]),
+            "precious": u8([0]),
+            "dilate": u8([1]),
+            "opts": np.empty((0, 0), object),
+        }
     if kind == "pool":
-        return {"name": name, "type": "pool", "method": "max", "pool": u8([2, 2]), "stride": u8([2, 2]),
-                "pad": u8([0, 1, 0, 1]), "weights": np.empty((0, 0), object), "precious": u8([0]),
-                "opts": np.empty((0, 0), object)}
+        return {
+            "name": name,
+            "type": "pool",
+            "method": "max",
+            "pool": u8([2, 2]),
+            "stride": u8([2, 2]),
+            "pad": u8([0, 1, 0, 1]),
+            "weights": np.empty((0, 0), object),
+            "precious": u8([0]),
+            "opts": np.empty((0, 0), object),
+        }
     if kind == "relu":
-        return {"name": name, "type": "relu", "leak": u8([0]), "weights": np.empty((0, 0), object),
-                "precious": u8([0])}
+        return {"name": name, "type": "relu", "leak": u8([0]), "weights": np.empty((0, 0), object), "precious": u8([0])}
     return {"name": name, "type": kind, "weights": np.empty((0, 0), object), "precious": u8([0])}
 
 
@@ -95,20 +127,31 @@ def write_matconvnet(path, weights, fmt="current", rename=None, layers=None):
         struct["name"] = rename.get(name, name)
         structs.append(struct)
     if fmt == "current":
-        meta = {"inputs": {"name": "input", "size": np.array([[224, 224, 3, 10]], np.float64)},
-                "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
-                "normalization": {"imageSize": np.array([[224, 224, 3]], np.float64),
-                                  "keepAspect": np.array([[1]], np.uint8),
-                                  "averageImage": np.array(MEANS, np.float64).reshape(1, 1, 3),
-                                  "border": np.array([[32, 32]], np.float64),
-                                  "cropSize": np.array([[0.875, 0.875]], np.float64),
-                                  "interpolation": "bilinear"}}
+        meta = {
+            "inputs": {"name": "input", "size": np.array([[224, 224, 3, 10]], np.float64)},
+            "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
+            "normalization": {
+                "imageSize": np.array([[224, 224, 3]], np.float64),
+                "keepAspect": np.array([[1]], np.uint8),
+                "averageImage": np.array(MEANS, np.float64).reshape(1, 1, 3),
+                "border": np.array([[32, 32]], np.float64),
+                "cropSize": np.array([[0.875, 0.875]], np.float64),
+                "interpolation": "bilinear",
+            },
+        }
         contents = {"layers": _cell(*structs), "meta": meta}
     else:
-        normalization = {"averageImage": np.tile(np.array(MEANS, np.float64), (224, 224, 1)),
-                         "keepAspect": np.array([[1]], np.float64), "border": np.array([[32, 32]], np.float64),
-                         "imageSize": np.array([[224, 224, 3]], np.float64), "interpolation": "bilinear"}
-        contents = {"layers": _cell(*structs), "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
-                    "normalization": normalization}
+        normalization = {
+            "averageImage": np.tile(np.array(MEANS, np.float64), (224, 224, 1)),
+            "keepAspect": np.array([[1]], np.float64),
+            "border": np.array([[32, 32]], np.float64),
+            "imageSize": np.array([[224, 224, 3]], np.float64),
+            "interpolation": "bilinear",
+        }
+        contents = {
+            "layers": _cell(*structs),
+            "classes": {"name": _cell("n01440764"), "description": _cell("tench")},
+            "normalization": normalization,
+        }
     scipy.io.savemat(str(path), contents, do_compression=(fmt == "current"), oned_as="row")
     return path

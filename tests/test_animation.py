@@ -85,8 +85,9 @@ def test_a_damaged_frame_is_an_error_and_leaves_nothing(run_folder, tmp_path):
     assert not (tmp_path / "p.gif").exists()
 
 
-@pytest.mark.parametrize("columns, label, grid", [(5, True, (3, 1)), (2, True, (2, 2)), (2, False, (2, 2)),
-                                                  (1, True, (1, 3))])
+@pytest.mark.parametrize(
+    "columns, label, grid", [(5, True, (3, 1)), (2, True, (2, 2)), (2, False, (2, 2)), (1, True, (1, 3))]
+)
 def test_contact_sheet_grid(run_folder, tmp_path, columns, label, grid):
     out = tmp_path / "sheet.png"
     make_contact_sheet(iteration_images(run_folder), out, columns=columns, label=label)

@@ -22,14 +22,35 @@ def weights(weights_h5):
 
 def test_benchmark_writes_the_table_and_json(weights_h5, tmp_path, capsys):
     path = tmp_path / "bench.json"
-    code = bench.main(["--sizes", "32x48", "--steps", "2", "--warmup", "1", "--variants", "fp32,fp32-tfgrad",
-                       "--model", str(weights_h5), "--matmul-size", "256", "--rss-size", "32x32",
-                       "--quality", "--quality-iterations", "2", "--json", str(path)])
+    code = bench.main(
+        [
+            "--sizes",
+            "32x48",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--variants",
+            "fp32,fp32-tfgrad",
+            "--model",
+            str(weights_h5),
+            "--matmul-size",
+            "256",
+            "--rss-size",
+            "32x32",
+            "--quality",
+            "--quality-iterations",
+            "2",
+            "--json",
+            str(path),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     report = json.loads(path.read_text())
     assert {"tensorflow", "cpus", "threads", "onednn", "matmul_gflops", "load_before", "load_after"} <= set(
-        report["machine"])
+        report["machine"]
+    )
     assert report["machine"]["matmul_gflops"] > 0
     assert report["peak_rss_mb"] > 100 and report["ru_maxrss_mb"] > 0
     assert [row["variant"] for row in report["rows"]] == ["baseline", "fp32", "fp32-tfgrad"]
@@ -53,9 +74,13 @@ def test_unknown_variant_is_refused():
 
 def test_conv_flop_count():
     # 300x400: conv1 at 300x400, conv2 at 150x200, conv3 at 75x100, conv4 at 38x50, conv5_1 at 19x25.
-    layers = [(300 * 400, 3, 64), (300 * 400, 64, 64), (150 * 200, 64, 128), (150 * 200, 128, 128),
-              (75 * 100, 128, 256)] + [(75 * 100, 256, 256)] * 3 + [(38 * 50, 256, 512)] + \
-             [(38 * 50, 512, 512)] * 3 + [(19 * 25, 512, 512)]
+    layers = (
+        [(300 * 400, 3, 64), (300 * 400, 64, 64), (150 * 200, 64, 128), (150 * 200, 128, 128), (75 * 100, 128, 256)]
+        + [(75 * 100, 256, 256)] * 3
+        + [(38 * 50, 256, 512)]
+        + [(38 * 50, 512, 512)] * 3
+        + [(19 * 25, 512, 512)]
+    )
     forward = sum(2 * pixels * 9 * c_in * c_out for pixels, c_in, c_out in layers)
     assert conv_gflop(300, 400) == pytest.approx(2 * forward / 1e9)
     assert conv_gflop(300, 400, same_pooling=False) < conv_gflop(300, 400)  # Keras: 75 -> 37 rows
@@ -81,8 +106,13 @@ def _plain_cost_and_gradient(weights, image, layers, a_C, G_S):
 
 def _cost(acts, a_C, G_S):
     from nst.costs import compute_content_cost, compute_style_cost_from_grams, total_cost
-    return total_cost(compute_content_cost(a_C, acts[config.CONTENT_LAYER]),
-                      compute_style_cost_from_grams(G_S, acts, config.STYLE_LAYERS), config.ALPHA, config.BETA)
+
+    return total_cost(
+        compute_content_cost(a_C, acts[config.CONTENT_LAYER]),
+        compute_style_cost_from_grams(G_S, acts, config.STYLE_LAYERS),
+        config.ALPHA,
+        config.BETA,
+    )
 
 
 def test_flipped_gradient_equals_the_plain_formulation(weights):
@@ -134,8 +164,17 @@ def test_xla_gives_the_same_J(weights_h5):
 def test_baseline_solves_the_same_problem_with_max_pooling(weights_h5, weights):
     """The Keras baseline's first J equals nst's with max pooling (64x96: VALID and SAME pools agree)."""
     content, style, generated = bench.images(64, 96)
-    step, image = make_baseline_step(weights_h5, content, style, generated, config.CONTENT_LAYER,
-                                     config.STYLE_LAYERS, config.ALPHA, config.BETA, config.LEARNING_RATE)
+    step, image = make_baseline_step(
+        weights_h5,
+        content,
+        style,
+        generated,
+        config.CONTENT_LAYER,
+        config.STYLE_LAYERS,
+        config.ALPHA,
+        config.BETA,
+        config.LEARNING_RATE,
+    )
     graph = VGGGraph(weights, 64, 96, pooling="max")
     a_C = graph.forward(content, [config.CONTENT_LAYER])[config.CONTENT_LAYER]
     G_S = style_grams(graph.forward(style, bench.STYLE_NAMES), config.STYLE_LAYERS)

@@ -26,8 +26,20 @@ def stylize(weights_h5, tmp_path):
 
     def run(*args, size="48x64", iterations=4, out=None):
         out = out or tmp_path / f"run{next(counter)}"
-        argv = ["--size", size, "--iterations", str(iterations), "--seed", "5", "--quiet",
-                "--model", str(weights_h5), "--output-dir", str(out), *args]
+        argv = [
+            "--size",
+            size,
+            "--iterations",
+            str(iterations),
+            "--seed",
+            "5",
+            "--quiet",
+            "--model",
+            str(weights_h5),
+            "--output-dir",
+            str(out),
+            *args,
+        ]
         assert main(argv) == 0
         with open(out / "losses.csv", newline="") as f:
             rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
@@ -46,7 +58,12 @@ def total_variation(rgb):
 
 def test_presets_and_explicit_options():
     exercise = parse_args([])
-    assert (exercise.optimizer, exercise.init, exercise.tv_weight, exercise.multiscale) == ("adam", "noise", 0.0, "auto")
+    assert (exercise.optimizer, exercise.init, exercise.tv_weight, exercise.multiscale) == (
+        "adam",
+        "noise",
+        0.0,
+        "auto",
+    )
     quality = parse_args(["--preset", "quality"])
     assert quality.optimizer == "lbfgs" and quality.init == "content" and quality.tv_weight > 0
     assert parse_args(["--preset", "quality", "--optimizer", "adam", "--tv-weight=0"]).optimizer == "adam"
@@ -66,7 +83,8 @@ def test_total_variation_weight_smooths_the_result(stylize):
     _, plain = stylize("--optimizer", "lbfgs", iterations=8)
     _, smooth = stylize("--optimizer", "lbfgs", "--tv-weight", "1e6", iterations=8)
     assert total_variation(picture(smooth / "generated_image.jpg")) < 0.9 * total_variation(
-        picture(plain / "generated_image.jpg"))
+        picture(plain / "generated_image.jpg")
+    )
 
 
 def chroma_error(rgb, content):
@@ -79,7 +97,8 @@ def test_luminance_transfer_keeps_the_content_colours(stylize):
     _, kept = stylize("--style", STARRY, "--preserve-colors", "luminance", iterations=8)
     assert chroma_error(picture(kept / "generated_image.jpg"), content) < 4.0  # JPEG noise and clipping only
     assert chroma_error(picture(plain / "generated_image.jpg"), content) > 2 * chroma_error(
-        picture(kept / "generated_image.jpg"), content)
+        picture(kept / "generated_image.jpg"), content
+    )
 
 
 def test_histogram_matching_pulls_the_colours_towards_the_content(stylize):
@@ -87,8 +106,9 @@ def test_histogram_matching_pulls_the_colours_towards_the_content(stylize):
     mean_colour = lambda rgb: rgb.reshape(-1, 3).mean(axis=0)  # noqa: E731
     # From pure noise with L-BFGS, so the colours come from the style targets, not the start.
     _, plain = stylize("--style", STARRY, "--init", "random", "--optimizer", "lbfgs", iterations=10)
-    _, matched = stylize("--style", STARRY, "--init", "random", "--optimizer", "lbfgs",
-                         "--preserve-colors", "histogram", iterations=10)
+    _, matched = stylize(
+        "--style", STARRY, "--init", "random", "--optimizer", "lbfgs", "--preserve-colors", "histogram", iterations=10
+    )
     plain_gap = np.linalg.norm(mean_colour(picture(plain / "generated_image.jpg")) - mean_colour(content))
     matched_gap = np.linalg.norm(mean_colour(picture(matched / "generated_image.jpg")) - mean_colour(content))
     assert matched_gap < plain_gap
@@ -126,7 +146,12 @@ def test_long_side_keeps_the_aspect_ratio(stylize):
 
 
 def test_multiscale_reaches_the_asked_size(stylize):
-    rows, out = stylize("--multiscale", "2", size="150", iterations=2, )
+    rows, out = stylize(
+        "--multiscale",
+        "2",
+        size="150",
+        iterations=2,
+    )
     assert [int(r["iteration"]) for r in rows] == [0, 1, 2, 3]
     with Image.open(out / "0.png") as first, Image.open(out / "generated_image.jpg") as final:
         assert final.size == (150, 70)
@@ -149,8 +174,22 @@ def test_resume_refuses_another_problem(stylize, tmp_path, weights_h5, capsys):
     out = tmp_path / "resumable"
     stylize("--checkpoint-every", "2", iterations=2, out=out)
     with pytest.raises(SystemExit):
-        run_cli(main, ["--size", "48x64", "--style", STARRY, "--resume", str(out / "checkpoint.npz"),
-                       "--model", str(weights_h5), "--output-dir", str(out), "--quiet"])
+        run_cli(
+            main,
+            [
+                "--size",
+                "48x64",
+                "--style",
+                STARRY,
+                "--resume",
+                str(out / "checkpoint.npz"),
+                "--model",
+                str(weights_h5),
+                "--output-dir",
+                str(out),
+                "--quiet",
+            ],
+        )
     assert "style" in capsys.readouterr().err
 
 

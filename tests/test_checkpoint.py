@@ -20,17 +20,29 @@ from nst.checkpoint import (
 from nst.errors import NSTError
 from nst.report import Row
 
-SETTINGS = {"content": "/data/louvre.jpg", "style": "/data/monet.jpg", "size": (12, 16),
-            "content_layer": "conv4_2", "style_layers": (("conv1_1", 0.5), ("conv2_1", 0.5)),
-            "alpha": 10, "beta": 40, "learning_rate": 2.0, "seed": 3, "optimizer": "adam"}
+SETTINGS = {
+    "content": "/data/louvre.jpg",
+    "style": "/data/monet.jpg",
+    "size": (12, 16),
+    "content_layer": "conv4_2",
+    "style_layers": (("conv1_1", 0.5), ("conv2_1", 0.5)),
+    "alpha": 10,
+    "beta": 40,
+    "learning_rate": 2.0,
+    "seed": 3,
+    "optimizer": "adam",
+}
 
 
 def example(seed=0, rows=3):
     """(image, iteration, optimizer_state, rows, settings) as a run would pass them."""
     rng = np.random.default_rng(seed)
     image = rng.normal(0, 50, (1, 12, 16, 3)).astype(np.float32)
-    state = {"m": rng.normal(size=image.shape).astype(np.float32),
-             "v": rng.random(image.shape).astype(np.float32), "t": np.float32(rows)}
+    state = {
+        "m": rng.normal(size=image.shape).astype(np.float32),
+        "v": rng.random(image.shape).astype(np.float32),
+        "t": np.float32(rows),
+    }
     history = [Row(i, 1e9 / (i + 1), 1e3 + i, 2.5e7 / (i + 1), 0.1 * i) for i in range(rows)]
     return image, rows, state, history, SETTINGS
 
@@ -219,26 +231,29 @@ def bad_member(tmp_path, **changes):
     return write_npz(tmp_path / "bad.npz", **{k: v for k, v in arrays.items() if v is not None})
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"image": None}, ["image missing"]),
-    ({"meta": None, "rows": None}, ["rows, meta missing"]),
-    ({"image": np.zeros((12, 16, 3), np.float32)}, ["(12, 16, 3)"]),
-    ({"image": np.zeros((1, 12, 16, 4), np.float32)}, ["(1, 12, 16, 4)"]),
-    ({"image": np.zeros((1, 12, 16, 3), np.uint8)}, ["uint8"]),
-    ({"image": np.full((1, 12, 16, 3), np.nan, np.float32)}, ["NaN"]),
-    ({"iteration": np.float64(3)}, ["iteration"]),
-    ({"iteration": np.int64(-1)}, ["iteration"]),
-    ({"iteration": np.arange(2)}, ["iteration"]),
-    ({"rows": np.zeros((3, 4))}, ["(3, 4)"]),
-    ({"rows": np.array(["a", "b"])}, ["loss history"]),
-    ({"meta": np.array("{not json")}, ["JSON"]),
-    ({"meta": np.array(b'{"format": 1, "settings": {}}')}, ["JSON"]),
-    ({"meta": np.array(json.dumps({"format": 1, "settings": [1]}))}, ["JSON"]),
-    ({"meta": np.array(json.dumps({"format": 99, "settings": {}}))}, ["format 99"]),
-    ({"optimizer.m": np.zeros((1, 6, 8, 3), np.float32)}, ["optimizer m", "(1, 6, 8, 3)"]),
-    ({"optimizer.t": np.zeros(2, np.float32)}, ["optimizer t", "(2,)"]),
-    ({"rows": np.array([[np.nan, 1, 1, 1, 0]])}, ["loss history"]),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"image": None}, ["image missing"]),
+        ({"meta": None, "rows": None}, ["rows, meta missing"]),
+        ({"image": np.zeros((12, 16, 3), np.float32)}, ["(12, 16, 3)"]),
+        ({"image": np.zeros((1, 12, 16, 4), np.float32)}, ["(1, 12, 16, 4)"]),
+        ({"image": np.zeros((1, 12, 16, 3), np.uint8)}, ["uint8"]),
+        ({"image": np.full((1, 12, 16, 3), np.nan, np.float32)}, ["NaN"]),
+        ({"iteration": np.float64(3)}, ["iteration"]),
+        ({"iteration": np.int64(-1)}, ["iteration"]),
+        ({"iteration": np.arange(2)}, ["iteration"]),
+        ({"rows": np.zeros((3, 4))}, ["(3, 4)"]),
+        ({"rows": np.array(["a", "b"])}, ["loss history"]),
+        ({"meta": np.array("{not json")}, ["JSON"]),
+        ({"meta": np.array(b'{"format": 1, "settings": {}}')}, ["JSON"]),
+        ({"meta": np.array(json.dumps({"format": 1, "settings": [1]}))}, ["JSON"]),
+        ({"meta": np.array(json.dumps({"format": 99, "settings": {}}))}, ["format 99"]),
+        ({"optimizer.m": np.zeros((1, 6, 8, 3), np.float32)}, ["optimizer m", "(1, 6, 8, 3)"]),
+        ({"optimizer.t": np.zeros(2, np.float32)}, ["optimizer t", "(2,)"]),
+        ({"rows": np.array([[np.nan, 1, 1, 1, 0]])}, ["loss history"]),
+    ],
+)
 def test_wrong_members_are_refused(tmp_path, changes, words):
     assert_refused(bad_member(tmp_path, **changes), *words)
 

@@ -266,7 +266,7 @@ def test_gradients_agree_with_finite_differences(pair):
         # The costs compute in float32, so a central difference with a fairly large
         # step; it is exact for the quadratic content cost and O(step²) for style.
         theoretical, numerical = tf.test.compute_gradient(
-            lambda g: cost(a_target, g), [tf.constant(a_G)], delta=1e-2
+            lambda g, cost=cost: cost(a_target, g), [tf.constant(a_G)], delta=1e-2
         )
         scale = max(1.0, np.abs(theoretical[0]).max())
         np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-2, atol=1e-2 * scale)

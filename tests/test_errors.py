@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from matconvnet_files import random_conv_weights, write_matconvnet
 from PIL import Image
 
-from matconvnet_files import random_conv_weights, write_matconvnet
 from nst import config
 from nst.errors import NSTError, run_cli
 from nst.train import main as train_main
@@ -36,8 +36,18 @@ def train(tmp_path, weights_h5, capsys):
     out = tmp_path / "out"
 
     def run(*args, fragments=(), output=out):
-        argv = ["--size", "32x32", "--iterations", "2", "--quiet", "--output-dir", str(output),
-                "--model", str(weights_h5), *args]
+        argv = [
+            "--size",
+            "32x32",
+            "--iterations",
+            "2",
+            "--quiet",
+            "--output-dir",
+            str(output),
+            "--model",
+            str(weights_h5),
+            *args,
+        ]
         before = sorted(output.iterdir()) if output.is_dir() else []
         line = fails(train_main, argv, capsys, *fragments)
         if output.is_dir():
@@ -61,6 +71,7 @@ def png_bytes(width, height):
 
 
 # --- images -----------------------------------------------------------------------
+
 
 def test_missing_content(train, tmp_path):
     missing = tmp_path / "nope.jpg"
@@ -111,6 +122,7 @@ def test_unsupported_format(train, tmp_path):
 
 # --- weights files ----------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def good_mat(tmp_path_factory):
     return write_matconvnet(tmp_path_factory.mktemp("mat") / "vgg.mat", random_conv_weights(1))
@@ -148,6 +160,7 @@ def test_corrupt_h5(train, tmp_path, weights_h5):
 
 # --- outputs ------------------------------------------------------------------------
 
+
 def test_output_dir_is_a_file(train, tmp_path):
     plain = write(tmp_path / "plain.txt", b"keep me")
     train(fragments=[str(plain), "is a file"], output=plain)
@@ -170,20 +183,24 @@ def test_output_never_overwrites_an_input(train, tmp_path):
 
 # --- option values ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--iterations", "-5"], "--iterations -5"),
-    (["--iterations", "ten"], "--iterations 'ten'"),
-    (["--size", "16x400"], "at least 32"),
-    (["--size", "big"], "HEIGHTxWIDTH"),
-    (["--content-layer", "conv9_9"], "unknown layer 'conv9_9'"),
-    (["--style-layers", "conv1_1:0.5,pool7:0.5"], "unknown layer 'pool7'"),
-    (["--style-layers", "conv1_1:abc"], "not a number"),
-    (["--alpha", "lots"], "--alpha 'lots'"),
-    (["--beta", "nan"], "--beta nan"),
-    (["--noise-ratio", "1.5"], "between 0"),
-    (["--save-every", "0"], "at least 1"),
-    (["--no-such-option"], "unrecognized arguments"),
-])
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--iterations", "-5"], "--iterations -5"),
+        (["--iterations", "ten"], "--iterations 'ten'"),
+        (["--size", "16x400"], "at least 32"),
+        (["--size", "big"], "HEIGHTxWIDTH"),
+        (["--content-layer", "conv9_9"], "unknown layer 'conv9_9'"),
+        (["--style-layers", "conv1_1:0.5,pool7:0.5"], "unknown layer 'pool7'"),
+        (["--style-layers", "conv1_1:abc"], "not a number"),
+        (["--alpha", "lots"], "--alpha 'lots'"),
+        (["--beta", "nan"], "--beta nan"),
+        (["--noise-ratio", "1.5"], "between 0"),
+        (["--save-every", "0"], "at least 1"),
+        (["--no-such-option"], "unrecognized arguments"),
+    ],
+)
 def test_invalid_option_values(train, args, fragment):
     train(*args, fragments=[fragment])
 
@@ -196,21 +213,41 @@ def test_weights_dir_is_a_file(tmp_path, capsys):
 def test_no_traceback_from_the_real_command(tmp_path):
     """The same as above through `python -m`, as a user types it."""
     missing = tmp_path / "missing.png"
-    result = subprocess.run([sys.executable, "-m", "nst.train", "--content", str(missing), "--output-dir",
-                             str(tmp_path / "out")], cwd=config.ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "nst.train", "--content", str(missing), "--output-dir", str(tmp_path / "out")],
+        cwd=config.ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {missing}")
-    debug = subprocess.run([sys.executable, "-m", "nst.train", "--content", str(missing), "--debug",
-                            "--output-dir", str(tmp_path / "out")], cwd=config.ROOT, capture_output=True, text=True)
+    debug = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nst.train",
+            "--content",
+            str(missing),
+            "--debug",
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        cwd=config.ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert debug.returncode == 2 and "Traceback" in debug.stderr
 
 
 # --- the loader never fails any other way ----------------------------------------------
 
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prefix=st.sampled_from([b"", MAT5_MAGIC, HDF5_MAGIC, b"MATLAB 5.0 MAT-file, Platform: posix"]),
-       body=st.binary(max_size=4096))
+@given(
+    prefix=st.sampled_from([b"", MAT5_MAGIC, HDF5_MAGIC, b"MATLAB 5.0 MAT-file, Platform: posix"]),
+    body=st.binary(max_size=4096),
+)
 def test_loader_on_random_bytes(tmp_path, prefix, body):
     path = write(tmp_path / "weights.bin", prefix + body)
     with pytest.raises(NSTError) as info:

@@ -48,12 +48,7 @@ def png_bytes(pixels, color_type, bit_depth=8, width=None, height=None):
     dtype = ">u2" if bit_depth == 16 else "u1"
     rows = b"".join(b"\x00" + pixels[y].astype(dtype).tobytes() for y in range(h))
     header = struct.pack(">IIBBBBB", width or w, height or h, bit_depth, color_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def smooth_picture(h, w):

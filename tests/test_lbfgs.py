@@ -42,8 +42,9 @@ def test_reaches_the_optimum_of_a_quadratic(toy):
     target, _, value_and_grad = toy
     x0 = np.zeros(SHAPE, np.float32)
     calls = []
-    result = minimize_lbfgs(value_and_grad, x0, iterations=100,
-                            callback=lambda i, x, J, extras: calls.append((i, x, J, extras)))
+    result = minimize_lbfgs(
+        value_and_grad, x0, iterations=100, callback=lambda i, x, J, extras: calls.append((i, x, J, extras))
+    )
     assert result.x.dtype == np.float32 and result.x.shape == SHAPE
     np.testing.assert_allclose(result.x, target, atol=1e-3)
     assert result.losses[-1] < 1e-6 * float(value_and_grad(tf.constant(x0))[0])
@@ -120,8 +121,9 @@ def test_pixel_bounds_are_rgb_0_to_255_minus_the_means():
 
 def test_a_callback_returning_true_stops_the_run(toy):
     _, _, value_and_grad = toy
-    result = minimize_lbfgs(value_and_grad, np.zeros(SHAPE, np.float32), iterations=100,
-                            callback=lambda i, x, J, extras: i == 4)
+    result = minimize_lbfgs(
+        value_and_grad, np.zeros(SHAPE, np.float32), iterations=100, callback=lambda i, x, J, extras: i == 4
+    )
     assert result.status == "stopped" and len(result.losses) == 5
 
 
@@ -223,5 +225,9 @@ def test_tv_weight_adds_the_total_variation_cost(problem):
     with tf.GradientTape() as tape:
         tape.watch(x)
         tv = total_variation_cost(x)
-    np.testing.assert_allclose(grad_smooth.numpy() - grad_plain, 1e4 * tape.gradient(tv, x).numpy(), rtol=1e-3,
-                               atol=1e-3 * float(tf.reduce_max(tf.abs(grad_smooth))))
+    np.testing.assert_allclose(
+        grad_smooth.numpy() - grad_plain,
+        1e4 * tape.gradient(tv, x).numpy(),
+        rtol=1e-3,
+        atol=1e-3 * float(tf.reduce_max(tf.abs(grad_smooth))),
+    )

@@ -52,8 +52,16 @@ def test_notebook_calls_the_package_instead_of_copying_it():
     sources = "\n".join(cell.source for cell in read_notebook().cells if cell.cell_type == "code")
     copied = re.findall(r"^\s*def (compute_\w+|gram_matrix|total_cost|load_vgg_model|model_nn)\b", sources, re.M)
     assert not copied
-    for name in ("compute_content_cost", "gram_matrix", "compute_layer_style_cost", "compute_style_cost",
-                 "total_cost", "load_vgg_model", "make_train_step", "model_nn"):
+    for name in (
+        "compute_content_cost",
+        "gram_matrix",
+        "compute_layer_style_cost",
+        "compute_style_cost",
+        "total_cost",
+        "load_vgg_model",
+        "make_train_step",
+        "model_nn",
+    ):
         assert f"{name}(" in sources, f"the notebook never calls {name}"
 
 
@@ -67,8 +75,11 @@ def pinned_kernel_manager(kernel_dir):
 
     spec_dir = kernel_dir / "python3"
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (nst tests)", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (nst tests)",
+        "language": "python",
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     specs = KernelSpecManager(kernel_dirs=[str(kernel_dir)], ensure_native_kernel=False)
     return KernelManager(kernel_name="python3", kernel_spec_manager=specs)
@@ -110,8 +121,9 @@ def executed(tmp_path_factory, weights_h5):
     mp.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     start = time.time() - 1  # file times may be rounded down to the second
     try:
-        client = NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, allow_errors=False,
-                                resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+        client = NotebookClient(
+            nb, km=km, timeout=CELL_TIMEOUT, allow_errors=False, resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+        )
         client.execute()  # raises CellExecutionError on the first cell that fails
     finally:
         mp.undo()
@@ -162,12 +174,10 @@ def test_costs_match_the_exercise(executed):
     np.testing.assert_allclose(float(printed(layer, "J_style_layer")), 14.017805, rtol=1e-5)
 
     style = text_of(cells["style-example"])
-    np.testing.assert_allclose(float(printed(style, "J_style (same test case at every layer)")), 14.017805,
-                               rtol=1e-5)
+    np.testing.assert_allclose(float(printed(style, "J_style (same test case at every layer)")), 14.017805, rtol=1e-5)
     per_layer = dict(re.findall(r"^(conv\d_\d): λ = 0.2, J_style\^\[l\] = (\S+)$", style, re.M))
     assert len(per_layer) == 5
-    np.testing.assert_allclose(float(printed(style, "J_style")), 0.2 * sum(map(float, per_layer.values())),
-                               rtol=1e-4)
+    np.testing.assert_allclose(float(printed(style, "J_style")), 0.2 * sum(map(float, per_layer.values())), rtol=1e-4)
 
     total = text_of(cells["total-example"])
     np.testing.assert_allclose(float(printed(total, "total_cost(0.2, 0.8)")), 34, rtol=1e-5)

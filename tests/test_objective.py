@@ -46,15 +46,31 @@ def test_float16_loss_scaling_recovers_the_gradient():
 
 
 def test_other_dtypes_take_the_plain_gradient():
-    cost = lambda image: (tf.reduce_sum(image**2),) * 2 + (tf.constant(0.0),)
+    def cost(image):
+        return (tf.reduce_sum(image**2),) * 2 + (tf.constant(0.0),)
+
     _, _, _, grad = make_gradient(cost, tf.bfloat16)(tf.constant(X))
     np.testing.assert_allclose(grad.numpy(), 2 * X, rtol=1e-6)
 
 
 def final_J(tmp_path, weights_h5, *extra):
     out = tmp_path / ("".join(extra).replace("-", "") or "fp32")
-    main(["--size", "48x64", "--iterations", "4", "--quiet", "--seed", "1", "--output-dir", str(out),
-          "--model", str(weights_h5), *extra])
+    main(
+        [
+            "--size",
+            "48x64",
+            "--iterations",
+            "4",
+            "--quiet",
+            "--seed",
+            "1",
+            "--output-dir",
+            str(out),
+            "--model",
+            str(weights_h5),
+            *extra,
+        ]
+    )
     last = (out / "losses.csv").read_text().strip().splitlines()[-1]
     return float(last.split(",")[1])
 

@@ -69,8 +69,13 @@ def test_cli_defaults_are_the_exercise(monkeypatch):
     assert options.size == (300, 400)
     assert options.noise_ratio == 0.6
     assert options.content_layer == "conv4_2"
-    assert options.style_layers == (("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2),
-                                    ("conv4_1", 0.2), ("conv5_1", 0.2))
+    assert options.style_layers == (
+        ("conv1_1", 0.2),
+        ("conv2_1", 0.2),
+        ("conv3_1", 0.2),
+        ("conv4_1", 0.2),
+        ("conv5_1", 0.2),
+    )
     assert (options.alpha, options.beta) == (10, 40)
     assert options.learning_rate == 2.0
     assert (options.iterations, options.save_every) == (200, 20)
@@ -84,18 +89,52 @@ def test_cli_defaults_are_the_exercise(monkeypatch):
 
 def test_help_lists_every_option_with_its_default():
     text = " ".join(build_parser().format_help().split())  # undo line wrapping
-    for flag in ["--content", "--style", "--output-dir", "--iterations", "--alpha", "--beta",
-                 "--learning-rate", "--content-layer", "--style-layers", "--noise-ratio", "--seed",
-                 "--size", "--save-every", "--model", "--quiet"]:
+    for flag in [
+        "--content",
+        "--style",
+        "--output-dir",
+        "--iterations",
+        "--alpha",
+        "--beta",
+        "--learning-rate",
+        "--content-layer",
+        "--style-layers",
+        "--noise-ratio",
+        "--seed",
+        "--size",
+        "--save-every",
+        "--model",
+        "--quiet",
+    ]:
         assert flag in text
-    for default in ["200", "conv4_2", "conv1_1:0.2,conv2_1:0.2,conv3_1:0.2,conv4_1:0.2,conv5_1:0.2",
-                    "300x400", "0.6", "2.0"]:
+    for default in [
+        "200",
+        "conv4_2",
+        "conv1_1:0.2,conv2_1:0.2,conv3_1:0.2,conv4_1:0.2,conv5_1:0.2",
+        "300x400",
+        "0.6",
+        "2.0",
+    ]:
         assert default in text
 
 
 def test_ctrl_c_saves_the_current_image(weights_h5, tmp_path):
-    command = [sys.executable, "-m", "nst.train", "--size", "64x64", "--iterations", "100000", "--save-every", "1",
-               "--quiet", "--output-dir", str(tmp_path), "--model", str(weights_h5)]
+    command = [
+        sys.executable,
+        "-m",
+        "nst.train",
+        "--size",
+        "64x64",
+        "--iterations",
+        "100000",
+        "--save-every",
+        "1",
+        "--quiet",
+        "--output-dir",
+        str(tmp_path),
+        "--model",
+        str(weights_h5),
+    ]
     process = subprocess.Popen(command, cwd=config.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (tmp_path / "2.png").exists() and time.time() < deadline and process.poll() is None:
@@ -112,8 +151,23 @@ def test_ctrl_c_saves_the_current_image(weights_h5, tmp_path):
 
 def test_divergence_stops_with_the_last_good_image(weights_h5, tmp_path, capsys):
     with pytest.raises(NSTError) as info:
-        main(["--size", "48x48", "--iterations", "50", "--learning-rate", "1e38", "--quiet", "--seed", "1",
-              "--output-dir", str(tmp_path), "--model", str(weights_h5)])
+        main(
+            [
+                "--size",
+                "48x48",
+                "--iterations",
+                "50",
+                "--learning-rate",
+                "1e38",
+                "--quiet",
+                "--seed",
+                "1",
+                "--output-dir",
+                str(tmp_path),
+                "--model",
+                str(weights_h5),
+            ]
+        )
     assert "NaN or infinite" in str(info.value)
     with Image.open(tmp_path / "generated_image.jpg") as image:
         assert image.size == (48, 48)
@@ -122,8 +176,25 @@ def test_divergence_stops_with_the_last_good_image(weights_h5, tmp_path, capsys)
 def test_lbfgs_divergence_is_reported_not_called_done(weights_h5, tmp_path):
     # alpha 1e38 overflows J to infinity in float32; L-BFGS cannot make progress.
     with pytest.raises(NSTError) as info:
-        main(["--size", "48x48", "--iterations", "5", "--optimizer", "lbfgs", "--alpha", "1e38", "--quiet",
-              "--seed", "1", "--output-dir", str(tmp_path), "--model", str(weights_h5)])
+        main(
+            [
+                "--size",
+                "48x48",
+                "--iterations",
+                "5",
+                "--optimizer",
+                "lbfgs",
+                "--alpha",
+                "1e38",
+                "--quiet",
+                "--seed",
+                "1",
+                "--output-dir",
+                str(tmp_path),
+                "--model",
+                str(weights_h5),
+            ]
+        )
     assert "NaN or infinite" in str(info.value) and "--alpha" in str(info.value)
     with Image.open(tmp_path / "generated_image.jpg") as image:
         assert image.size == (48, 48)

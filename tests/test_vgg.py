@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.io
 import tensorflow as tf
-
 from matconvnet_files import random_conv_weights, vgg19_layer_list, write_matconvnet
+
 from nst.config import CONTENT_IMAGE, MEANS
 from nst.errors import NSTError
 from nst.images import load_image
@@ -14,14 +14,27 @@ from nst.vgg_files import CONV_NAMES, read_vgg19_weights
 
 EXERCISE_SHAPES = {
     "input": (1, 300, 400, 3),
-    "conv1_1": (1, 300, 400, 64), "conv1_2": (1, 300, 400, 64), "avgpool1": (1, 150, 200, 64),
-    "conv2_1": (1, 150, 200, 128), "conv2_2": (1, 150, 200, 128), "avgpool2": (1, 75, 100, 128),
-    "conv3_1": (1, 75, 100, 256), "conv3_2": (1, 75, 100, 256), "conv3_3": (1, 75, 100, 256),
-    "conv3_4": (1, 75, 100, 256), "avgpool3": (1, 38, 50, 256),
-    "conv4_1": (1, 38, 50, 512), "conv4_2": (1, 38, 50, 512), "conv4_3": (1, 38, 50, 512),
-    "conv4_4": (1, 38, 50, 512), "avgpool4": (1, 19, 25, 512),
-    "conv5_1": (1, 19, 25, 512), "conv5_2": (1, 19, 25, 512), "conv5_3": (1, 19, 25, 512),
-    "conv5_4": (1, 19, 25, 512), "avgpool5": (1, 10, 13, 512),
+    "conv1_1": (1, 300, 400, 64),
+    "conv1_2": (1, 300, 400, 64),
+    "avgpool1": (1, 150, 200, 64),
+    "conv2_1": (1, 150, 200, 128),
+    "conv2_2": (1, 150, 200, 128),
+    "avgpool2": (1, 75, 100, 128),
+    "conv3_1": (1, 75, 100, 256),
+    "conv3_2": (1, 75, 100, 256),
+    "conv3_3": (1, 75, 100, 256),
+    "conv3_4": (1, 75, 100, 256),
+    "avgpool3": (1, 38, 50, 256),
+    "conv4_1": (1, 38, 50, 512),
+    "conv4_2": (1, 38, 50, 512),
+    "conv4_3": (1, 38, 50, 512),
+    "conv4_4": (1, 38, 50, 512),
+    "avgpool4": (1, 19, 25, 512),
+    "conv5_1": (1, 19, 25, 512),
+    "conv5_2": (1, 19, 25, 512),
+    "conv5_3": (1, 19, 25, 512),
+    "conv5_4": (1, 19, 25, 512),
+    "avgpool5": (1, 10, 13, 512),
 }
 
 
@@ -37,6 +50,7 @@ def synthetic_mat(request, synthetic, tmp_path_factory):
 
 
 # --- synthetic MatConvNet files ---------------------------------------------------
+
 
 def test_synthetic_files_have_the_documented_layout(synthetic_mat):
     contents = scipy.io.loadmat(str(synthetic_mat))
@@ -120,6 +134,7 @@ def test_unknown_layer_names_are_refused(synthetic):
 
 # --- bad files: one clear line ----------------------------------------------------
 
+
 def _expect(path, *fragments):
     with pytest.raises(NSTError) as info:
         read_vgg19_weights(path)
@@ -175,6 +190,7 @@ def test_corrupt_h5(weights_h5, tmp_path):
 
 # --- real weights -----------------------------------------------------------------
 
+
 def test_converted_mat_holds_the_h5_weights(weights_h5, converted_mat):
     assert "converted-from-keras" in converted_mat.name
     from_h5, from_mat = read_vgg19_weights(weights_h5), read_vgg19_weights(converted_mat)
@@ -187,8 +203,7 @@ def test_converted_mat_holds_the_h5_weights(weights_h5, converted_mat):
 def test_every_layer_matches_keras_vgg19(source, weights_h5, converted_mat):
     """Our graph with max pooling vs tf.keras.applications.VGG19 on a real photo, caffe preprocessing."""
     height, width = 64, 96  # multiples of 32: SAME and Keras's VALID pooling agree
-    keras_vgg = tf.keras.applications.VGG19(weights=str(weights_h5), include_top=False,
-                                            input_shape=(height, width, 3))
+    keras_vgg = tf.keras.applications.VGG19(weights=str(weights_h5), include_top=False, input_shape=(height, width, 3))
     outputs = [layer.output for layer in keras_vgg.layers[1:]]
     keras_layers = tf.keras.Model(keras_vgg.input, outputs)
 

@@ -14,8 +14,7 @@ from nst.weights import KERAS_H5, MATCONVNET_MAT, file_md5
 
 
 def run_weights(*args):
-    return subprocess.run([sys.executable, "-m", "nst.weights", *args], cwd=ROOT,
-                          capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "nst.weights", *args], cwd=ROOT, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

@@ -42,8 +42,9 @@ def normaliser(*factors):
 
     With only Python ints (static shapes) the product is a Python float, computed
     exactly and baked into the graph as a constant. With some tensors among them
-    (dynamic shapes), every factor is cast to float32 *before* multiplying: the style normaliser n_C² · (n_H · n_W)² is about 10^14 for the
-    first VGG layer, far beyond what an int32 can hold.
+    (dynamic shapes), every factor is cast to float32 *before* multiplying: the style
+    normaliser n_C² · (n_H · n_W)² is about 10^14 for the first VGG layer, far beyond
+    what an int32 can hold.
     """
     if all(isinstance(f, int) for f in factors):
         product = 1

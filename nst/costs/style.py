@@ -62,6 +62,7 @@ def _gram_of_positions(F):
     F · (dG + dGᵀ); TensorFlow's generic matmul gradient would spend two
     (n_H·n_W × n_C × n_C) matmuls on it, this spends one.
     """
+
     def grad(dG):
         return tf.matmul(F, dG + tf.transpose(dG))
 
