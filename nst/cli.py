@@ -14,6 +14,7 @@ COMMANDS = {
     "train": ("nst.train", "paint a content image in the style of another (the exercise)"),
     "weights": ("nst.weights", "fetch and verify the VGG19 weights"),
     "bench": ("nst.bench", "time the training step against a textbook baseline"),
+    "app": ("nst.app", "nst studio: style transfer in the browser (needs the app extra)"),
 }
 
 
