@@ -15,6 +15,7 @@ COMMANDS = {
     "weights": ("nst.weights", "fetch and verify the VGG19 weights"),
     "bench": ("nst.bench", "time the training step against a textbook baseline"),
     "app": ("nst.app", "nst studio: style transfer in the browser (needs the app extra)"),
+    "batch": ("nst.batch", "style transfer for many image pairs, run on Ray (needs the batch extra)"),
 }
 
 
