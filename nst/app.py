@@ -38,6 +38,7 @@ import time  # noqa: E402
 import traceback  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 from nst import config  # noqa: E402
 from nst.errors import NSTError, one_line, run_cli  # noqa: E402
@@ -286,6 +287,8 @@ class Jobs:
             if not job.stop.is_set():
                 log(f"job {job.id}: stopping ({why})")
                 job.stop.set()
+            if job.thread is None and why == "page closed":  # its turn may never come: gradio drops it
+                self.forget(job)
         return bool(jobs)
 
     def stop_all(self, wait=30.0):
@@ -464,210 +467,221 @@ def knob_values(preset):
     return values
 
 
+def upload_path(value):
+    """An image box's raw value -> the uploaded file's path on the server, or None.
+
+    The page's events skip gradio's preprocessing (``preprocess=False``): gr.Image's opens the
+    file with Pillow first, so a text file or a decompression bomb would fail there, in
+    Pillow's words. nst reads and checks the file itself, with the CLI's one-line messages.
+    gradio has already moved the upload into its cache and checked that it came from an upload."""
+    if value is None or isinstance(value, (str, Path)):
+        return value
+    path = value.get("path") if isinstance(value, dict) else None
+    if not path:
+        raise NSTError("pasted image: not received as a file; save it and upload the file instead")
+    return path
+
+
+def _layout(gr, settings):
+    """The page's components, placed: the form on the left, the job on the right."""
+    defaults = knob_values("exercise")
+    images = config.IMAGES_DIR
+    examples = [[str(images / c), str(images / s)] for c, s in EXAMPLES if (images / c).is_file()]
+    ui = SimpleNamespace()
+    gr.Markdown(
+        f"# {TITLE}\nPaint a photo in the style of a painting: the neural style transfer of Gatys, Ecker "
+        "and Bethge, as in the exercise, on this machine. On a CPU a 300x400 run takes minutes: watch "
+        "it form, and stop it when you like it."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            with gr.Row():
+                ui.content = gr.Image(label="Content (the photo)", type="filepath", height=220, elem_id="nst-content")
+                ui.style = gr.Image(label="Style (the painting)", type="filepath", height=220, elem_id="nst-style")
+            if examples:
+                gr.Examples(examples, inputs=[ui.content, ui.style], label="Or pick a demo pair")
+            ui.styles, ui.weights = [ui.style], []
+            with gr.Accordion("Several styles, blended", open=False):
+                ui.weights.append(gr.Slider(0, 1, value=1, step=0.05, label="Weight of the style above"))
+                with gr.Row():
+                    for n in range(2, MAX_STYLES + 1):
+                        with gr.Column():
+                            ui.styles.append(
+                                gr.Image(label=f"Style {n}", type="filepath", height=140, elem_id=f"nst-style-{n}")
+                            )
+                            ui.weights.append(gr.Slider(0, 1, value=1, step=0.05, label=f"Weight of style {n}"))
+            with gr.Row():
+                ui.preset = gr.Radio(
+                    _parser_choices("preset"), value="exercise", label="Preset", info=_parser_help("preset")
+                )
+                ui.size = gr.Textbox(
+                    defaults["size"],
+                    label="Size",
+                    info=f"HEIGHTxWIDTH, or the long side; at most {settings.max_size} on the long side here",
+                    elem_id="nst-size",
+                )
+                ui.iterations = gr.Number(
+                    defaults["iterations"], precision=0, label="Iterations", elem_id="nst-iterations"
+                )
+            with gr.Accordion("More settings", open=False, elem_id="nst-more"):
+                with gr.Row():
+                    ui.alpha = gr.Number(defaults["alpha"], label="α (content weight)", elem_id="nst-alpha")
+                    ui.beta = gr.Number(defaults["beta"], label="β (style weight)", elem_id="nst-beta")
+                    ui.tv_weight = gr.Number(defaults["tv_weight"], label="TV weight", elem_id="nst-tv")
+                with gr.Row():
+                    ui.preserve = gr.Radio(
+                        _parser_choices("preserve_colors"),
+                        value=defaults["preserve_colors"],
+                        label="Preserve colours",
+                        info=_parser_help("preserve_colors"),
+                    )
+                    ui.seed = gr.Number(None, precision=0, label="Seed", info="empty: random", elem_id="nst-seed")
+            with gr.Row():
+                ui.run = gr.Button("Run", variant="primary", elem_id="nst-run")
+                ui.stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="nst-stop")
+        with gr.Column(scale=1):
+            ui.status = gr.Markdown("", elem_id="nst-status")
+            ui.progress = gr.HTML("", elem_id="nst-progress-box")
+            ui.picture = gr.Image(label="Image", type="filepath", interactive=False, height=300, elem_id="nst-image")
+            ui.plot = gr.LinePlot(
+                x="iteration",
+                y="log10 cost",
+                color="term",
+                color_map=TERM_COLORS,
+                label="Cost (log10)",
+                elem_id="nst-plot",
+            )
+            ui.files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="nst-downloads")
+    gr.Markdown(
+        f"Each job writes into `{settings.output_dir}/<job id>/` the files `nst train` writes. Limits here: "
+        f"{settings.max_size} pixels on the long side, uploads of {settings.max_upload_mb:g} MB, "
+        f"{settings.queue} job{'s' if settings.queue > 1 else ''} at a time (others wait in the queue, "
+        "their place shown). Closing the page stops its job."
+    )
+    ui.job_id = gr.State(None)
+
+    # /stylize's own inputs and outputs (it takes fewer knobs than the page): not shown.
+    with gr.Column(visible=False):
+        ui.api_inputs = [
+            gr.Image(type="filepath", label="content"),
+            gr.Image(type="filepath", label="style"),
+            gr.Radio(_parser_choices("preset"), value="exercise", label="preset"),
+            gr.Textbox(defaults["size"], label="size"),
+            gr.Number(None, precision=0, label="iterations"),
+        ]
+        ui.api_outputs = [gr.File(label="image"), gr.JSON(label="losses")]
+        ui.api_button = gr.Button()
+    return ui
+
+
+def _form(ui, values):
+    """The page's values ({component: value}) -> Form; style slots left empty are skipped."""
+    styles = [(upload_path(values[box]), values[w]) for box, w in zip(ui.styles, ui.weights) if values[box]]
+    return Form(
+        content=upload_path(values[ui.content]),
+        styles=[path for path, _ in styles],
+        weights=[weight for _, weight in styles],
+        preset=values[ui.preset],
+        size=values[ui.size],
+        iterations=values[ui.iterations],
+        alpha=values[ui.alpha],
+        beta=values[ui.beta],
+        tv_weight=values[ui.tv_weight],
+        preserve_colors=values[ui.preserve],
+        seed=values[ui.seed],
+    )
+
+
+def _step_update(gr, ui, job, steps, new):
+    update = {ui.progress: progress_html(steps), ui.plot: plot_frame(steps)}
+    shown = [step for step in new if step.picture is not None]
+    if shown:
+        update[ui.picture] = gr.update(value=shown[-1].picture, label=f"Iteration {shown[-1].iteration + 1}")
+    if len(steps) == len(new):  # the first news from this job
+        update[ui.status] = f"Job `{job.id}`: running."
+    return update
+
+
+def _end_update(gr, ui, job, ended):
+    update = {
+        ui.status: end_text(job, ended),
+        ui.run: gr.update(interactive=True),
+        ui.stop: gr.update(interactive=False),
+        ui.files: downloads(job.files) or None,
+    }
+    if job.files.final.is_file():  # also after a NaN: the last good image was saved
+        update[ui.picture] = gr.update(value=str(job.files.final), label="Final image")
+    return update
+
+
 def build(settings, run=None):
-    """The Gradio Blocks of the studio. ``run`` defaults to ``nst.train.run``."""
+    """The studio as gradio Blocks (not launched). ``run`` defaults to ``nst.train.run``."""
     gr = _gradio()
     if run is None:
         from nst.train import run
     jobs = Jobs(settings, run)
 
-    class Picture(gr.Image):
-        """gr.Image that hands the uploaded file over untouched (gr.Image opens it with Pillow
-        first, so a text file or a decompression bomb would fail there with Pillow's words):
-        nst reads and checks it itself, with the CLI's one-line messages."""
-
-        is_template = True  # the browser shows it as a plain gr.Image
-
-        def preprocess(self, payload):
-            if payload is not None and payload.path is not None and not (payload.url or "").startswith("data:"):
-                return payload.path
-            return super().preprocess(payload)
-
-    defaults = knob_values("exercise")
-    presets = _parser_choices("preset")
-    colors = _parser_choices("preserve_colors")
-    images = config.IMAGES_DIR
-    examples = [[str(images / c), str(images / s)] for c, s in EXAMPLES if (images / c).is_file()]
-
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
-        gr.Markdown(
-            f"# {TITLE}\nPaint a photo in the style of a painting (Gatys, Ecker and Bethge's neural style "
-            "transfer, as in the exercise). Everything runs on this machine: on a CPU a 300x400 run "
-            "takes minutes, so watch it form and stop it when you like it.",
-            elem_id="nst-title",
-        )
-        with gr.Row():
-            content = Picture(label="Content (the photo)", type="filepath", height=260, elem_id="nst-content")
-            with gr.Column():
-                style = Picture(label="Style (the painting)", type="filepath", height=220, elem_id="nst-style")
-                weight = gr.Slider(0, 1, value=1, step=0.05, label="Weight of this style", elem_id="nst-weight-1")
-        extra_styles, extra_weights = [], []
-        with gr.Accordion("More styles, blended by weight", open=False):
-            with gr.Row():
-                for n in range(2, MAX_STYLES + 1):
-                    with gr.Column():
-                        extra_styles.append(
-                            Picture(label=f"Style {n}", type="filepath", height=160, elem_id=f"nst-style-{n}")
-                        )
-                        extra_weights.append(
-                            gr.Slider(0, 1, value=1, step=0.05, label=f"Weight of style {n}", elem_id=f"nst-weight-{n}")
-                        )
-        if examples:
-            gr.Examples(examples, inputs=[content, style], label="Or pick a demo pair")
-        with gr.Row():
-            preset = gr.Radio(presets, value="exercise", label="Preset", info=_parser_help("preset"))
-            size = gr.Textbox(
-                defaults["size"],
-                label="Size",
-                info=f"HEIGHTxWIDTH, or the long side; at most {settings.max_size} on the long side here",
-                elem_id="nst-size",
-            )
-            iterations = gr.Number(
-                defaults["iterations"],
-                precision=0,
-                label="Iterations",
-                info=_parser_help("iterations"),
-                elem_id="nst-iterations",
-            )
-        with gr.Accordion("More settings", open=False):
-            with gr.Row():
-                alpha = gr.Number(defaults["alpha"], label="α (content weight)", elem_id="nst-alpha")
-                beta = gr.Number(defaults["beta"], label="β (style weight)", elem_id="nst-beta")
-                tv_weight = gr.Number(defaults["tv_weight"], label="TV weight", info=_parser_help("tv_weight"))
-            with gr.Row():
-                preserve = gr.Radio(
-                    colors,
-                    value=defaults["preserve_colors"],
-                    label="Preserve colours",
-                    info=_parser_help("preserve_colors"),
-                )
-                seed = gr.Number(None, precision=0, label="Seed", info="empty: random", elem_id="nst-seed")
-        with gr.Row():
-            run_button = gr.Button("Run", variant="primary", elem_id="nst-run")
-            stop_button = gr.Button("Stop", variant="stop", interactive=False, elem_id="nst-stop")
-        status = gr.Markdown("", elem_id="nst-status")
-        progress = gr.HTML("", elem_id="nst-progress-box")
-        with gr.Row():
-            picture = gr.Image(label="Image", type="filepath", interactive=False, height=360, elem_id="nst-image")
-            plot = gr.LinePlot(
-                x="iteration",
-                y="log10 cost",
-                color="term",
-                color_map=TERM_COLORS,  # a fixed legend: terms may appear later (J_content is 0 at first)
-                label="Cost (log10)",
-                elem_id="nst-plot",
-            )
-        files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="nst-downloads")
-        gr.Markdown(
-            f"Each job writes into `{settings.output_dir}/<job id>/`, the files `nst train` writes. "
-            f"Limits: {settings.max_size} pixels on the long side, uploads of {settings.max_upload_mb:g} MB, "
-            f"{settings.queue} job{'s' if settings.queue > 1 else ''} at a time (others wait in the queue). "
-            "Closing the page stops its job."
-        )
-        job_id = gr.State(None)
-
-        # The API's own inputs and outputs: /stylize takes fewer knobs than the page.
-        with gr.Column(visible=False):
-            api_content = Picture(type="filepath", label="content")
-            api_style = Picture(type="filepath", label="style")
-            api_preset = gr.Radio(presets, value="exercise", label="preset")
-            api_size = gr.Textbox(defaults["size"], label="size")
-            api_iterations = gr.Number(None, precision=0, label="iterations")
-            api_image = gr.File(label="image")
-            api_losses = gr.JSON(label="losses")
-            api_button = gr.Button()
-
-        style_boxes, weight_boxes = [style, *extra_styles], [weight, *extra_weights]
-        form_inputs = {content, *style_boxes, *weight_boxes, preset, size, iterations, alpha, beta, tv_weight}
-        form_inputs |= {preserve, seed}
+        ui = _layout(gr, settings)
 
         def submit(values, request: gr.Request):
-            # values: {component: value}, as gradio passes a set of inputs
-            styles = [(values[s], values[w]) for s, w in zip(style_boxes, weight_boxes) if values[s]]
-            form = Form(
-                content=values[content],
-                styles=[s for s, _ in styles],
-                weights=[w for _, w in styles],
-                preset=values[preset],
-                size=values[size],
-                iterations=values[iterations],
-                alpha=values[alpha],
-                beta=values[beta],
-                tv_weight=values[tv_weight],
-                preserve_colors=values[preserve],
-                seed=values[seed],
-            )
+            """Run pressed: check everything and queue the job, or say what is wrong."""
             try:
-                job = jobs.create(form, request.session_hash)
+                job = jobs.create(_form(ui, values), request.session_hash)
             except NSTError as err:
                 log(f"refused: {err}")
-                return {status: f"**error:** {err}", job_id: None}
+                return {ui.status: f"**error:** {err}", ui.job_id: None}
             return {
-                status: f"Job `{job.id}`: waiting for its turn...",
-                job_id: job.id,
-                run_button: gr.update(interactive=False),
-                stop_button: gr.update(interactive=True),
-                progress: progress_html([]),
-                picture: None,
-                plot: None,
-                files: None,
+                ui.status: f"Job `{job.id}`: waiting for its turn...",
+                ui.job_id: job.id,
+                ui.run: gr.update(interactive=False),
+                ui.stop: gr.update(interactive=True),
+                ui.progress: progress_html([]),
+                ui.picture: None,
+                ui.plot: None,
+                ui.files: None,
             }
 
-        def gate(job_id_):
-            if job_id_ is None:  # submit refused it and said why: stop the chain quietly
+        def gate(job_id):
+            if job_id is None:  # submit refused it and said why: end the chain, quietly
                 raise gr.Error("no job", visible=False, print_exception=False)
 
-        def stream(job_id_):
-            job = jobs.get(job_id_)
+        def stream(job_id):
+            """The job, live: yields page updates until it ends."""
+            job = jobs.get(job_id)
             if job is None:
-                yield {status: "This job is gone (the server restarted?); press Run again."}
+                yield {ui.status: "This job is gone (the server restarted?); press Run again."}
                 return
             steps = []
             try:
                 for kind, payload in follow(job):
                     if kind == "step":
                         steps += payload
-                        update = {progress: progress_html(steps), plot: plot_frame(steps)}
-                        shown = [s for s in payload if s.picture is not None]
-                        if shown:
-                            update[picture] = gr.update(
-                                value=shown[-1].picture, label=f"Iteration {shown[-1].iteration + 1}"
-                            )
-                        if len(steps) == len(payload):
-                            update[status] = f"Job `{job.id}`: running."
-                        yield update
+                        yield _step_update(gr, ui, job, steps, payload)
                     else:
-                        final = job.files.final if job.files.final.is_file() else None
-                        update = {
-                            status: end_text(job, payload),
-                            run_button: gr.update(interactive=True),
-                            stop_button: gr.update(interactive=False),
-                            files: downloads(job.files) or None,
-                        }
-                        if final is not None:
-                            update[picture] = gr.update(value=str(final), label="Final image")
                         log(f"job {job.id}: {end_text(job, payload)}")
-                        yield update
-            finally:  # also when gradio closes this generator (the page went away)
+                        yield _end_update(gr, ui, job, payload)
+            finally:  # also when gradio closes this generator because the page went away
                 job.stop.set()
                 jobs.forget(job)
 
         def stop(request: gr.Request):
             if jobs.stop_session(request.session_hash, "Stop pressed"):
-                return {status: "Stopping after the current iteration...", stop_button: gr.update(interactive=False)}
-            return {stop_button: gr.update(interactive=False)}
+                return {ui.status: "Stopping after the current iteration...", ui.stop: gr.update(interactive=False)}
+            return {ui.stop: gr.update(interactive=False)}
 
         def unload(request: gr.Request):
             jobs.stop_session(request.session_hash, "page closed")
 
-        def apply_preset(preset_):
-            values = knob_values(preset_)
+        def apply_preset(preset):
+            values = knob_values(preset)
             return [values[name] for name in KNOBS]
 
-        def stylize(content_, style_, preset_, size_, iterations_, request: gr.Request):
-            """Paint CONTENT in the style of STYLE; returns the final image and the losses per iteration."""
-            form = Form(content_, [style_] if style_ else [], preset=preset_, size=size_, iterations=iterations_)
+        def stylize(content, style, preset, size, iterations, request: gr.Request):
+            """Paint CONTENT in the style of STYLE; returns the final image and the costs of each iteration."""
             try:
+                content, style = upload_path(content), upload_path(style)
+                form = Form(content, [style] if style else [], preset=preset, size=size, iterations=iterations)
                 job = jobs.create(form, request.session_hash)
             except NSTError as err:
                 raise gr.Error(str(err), print_exception=False) from None
@@ -676,31 +690,34 @@ def build(settings, run=None):
             finally:
                 job.stop.set()
                 jobs.forget(job)
+            log(f"job {job.id}: {end_text(job, ended)}")
             if ended.error or ended.result is None:
                 raise gr.Error(ended.error or "stopped before it started", print_exception=False)
-            log(f"job {job.id}: {end_text(job, ended)}")
             return str(ended.result.image), losses_table(ended.result.rows)
 
-        job_outputs = [status, job_id, run_button, stop_button, progress, picture, plot, files]
-        preset.change(apply_preset, preset, [size, iterations, alpha, beta, tv_weight, preserve], queue=False)
-        run_button.click(submit, form_inputs, job_outputs, queue=False, api_visibility="private").then(
-            gate, job_id, None, queue=False, api_visibility="private"
-        ).success(
+        knobs = [ui.size, ui.iterations, ui.alpha, ui.beta, ui.tv_weight, ui.preserve]
+        ui.preset.change(apply_preset, ui.preset, knobs, queue=False, api_visibility="private")
+        form_inputs = {ui.content, *ui.styles, *ui.weights, ui.preset, *knobs, ui.seed}
+        job_view = [ui.status, ui.run, ui.stop, ui.progress, ui.picture, ui.plot, ui.files]
+        ui.run.click(
+            submit, form_inputs, [*job_view, ui.job_id], queue=False, preprocess=False, api_visibility="private"
+        ).then(gate, ui.job_id, None, queue=False, api_visibility="private").success(
             stream,
-            job_id,
-            [status, run_button, stop_button, progress, picture, plot, files],
+            ui.job_id,
+            job_view,
             concurrency_limit=settings.queue,
-            concurrency_id="nst-job",
+            concurrency_id="nst-job",  # the page's jobs and /stylize's share the --queue slots
             show_progress="minimal",
             api_visibility="private",
         )
-        stop_button.click(stop, None, [status, stop_button], queue=False, api_visibility="private")
+        ui.stop.click(stop, None, [ui.status, ui.stop], queue=False, api_visibility="private")
         demo.unload(unload)
-        api_button.click(
+        ui.api_button.click(
             stylize,
-            [api_content, api_style, api_preset, api_size, api_iterations],
-            [api_image, api_losses],
+            ui.api_inputs,
+            ui.api_outputs,
             api_name="stylize",
+            preprocess=False,  # see upload_path
             concurrency_limit=settings.queue,
             concurrency_id="nst-job",
         )
