@@ -14,7 +14,7 @@ import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageDraw
 
-from nst.errors import NSTError, one_line
+from nst.errors import NSTError
 from nst.images import atomic_path, read_image, resize_to
 
 ITERATION_NAME = re.compile(r"(\d+)\.png")  # what train.py writes; not generated_image.jpg, losses.png...
@@ -54,10 +54,10 @@ def make_gif(paths, out_path, seconds_per_frame=0.4, last_frame_seconds=1.5):
     frames = [f if f.shape[:2] == (height, width) else resize_to(f, height, width) for f in frames]
     # Pillow takes milliseconds (GIF stores hundredths); the last frame lingers on the result.
     durations = [round(seconds_per_frame * 1000)] * (len(frames) - 1) + [round(last_frame_seconds * 1000)]
-    _write(
-        out_path,
-        lambda tmp: iio.imwrite(tmp, np.stack(frames), plugin="pillow", extension=".gif", duration=durations, loop=0),
-    )  # loop=0: forever
+    if len(durations) == 1:  # Pillow takes a number, not a list, for a GIF of one frame (a short run)
+        durations = durations[0]
+    with atomic_path(out_path) as tmp:
+        iio.imwrite(tmp, np.stack(frames), plugin="pillow", extension=".gif", duration=durations, loop=0)  # forever
 
 
 def make_contact_sheet(paths, out_path, columns=5, label=True):
@@ -80,7 +80,8 @@ def make_contact_sheet(paths, out_path, columns=5, label=True):
             text = Path(path).stem
             box = draw.textbbox((0, 0), text)  # Pillow's default font
             draw.text((left + (cell_w - (box[2] - box[0])) // 2, top + cell_h - LABEL_HEIGHT + 2), text, fill=(0, 0, 0))
-    _write(out_path, lambda tmp: sheet.save(tmp, format="PNG"))
+    with atomic_path(out_path) as tmp:
+        sheet.save(tmp, format="PNG")
 
 
 def _read_all(paths):
@@ -97,15 +98,3 @@ def _thumbnail(picture):
         height = max(1, round(image.height * THUMB_WIDTH / image.width))
         image = image.resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS)
     return image
-
-
-def _write(out_path, writer):
-    """Run ``writer(temporary_path)`` inside ``atomic_path``; a failure is an ``NSTError``."""
-    out_path = Path(out_path)
-    try:
-        with atomic_path(out_path) as tmp:
-            writer(tmp)
-    except OSError as err:
-        raise NSTError(
-            f"{out_path}: cannot write ({one_line(err)}); check that the folder is writable and the disk has space"
-        ) from err

@@ -27,15 +27,17 @@ import time
 import tensorflow as tf
 
 from nst import config
-from nst.adam import Adam
 from nst.bench_baseline import conv_gflop, make_baseline_step, matmul_gflops
 from nst.errors import NSTError, run_cli
 from nst.images import generate_noise_image, load_image
-from nst.options import parse_size
+from nst.objective import make_cost
+from nst.optimize import OPTIMIZERS
+from nst.options import Options, parse_size
 from nst.runtime import compute_dtype, configure_threads, describe_threads, onednn_enabled, peak_rss_mb
-from nst.targets import content_target, style_targets
-from nst.train import make_train_step
-from nst.vgg import load_vgg_model
+from nst.stylize import Scale
+from nst.targets import content_target, style_activations
+from nst.train import load_weights
+from nst.vgg import VGGGraph
 from nst.weights import KERAS_H5
 
 # name -> (precision, XLA, VGGGraph.flipped_gradient: None keeps the graph's default); "fp32" is nst's step.
@@ -50,7 +52,6 @@ VARIANTS = {
     "fp16-xla": ("fp16", True, None),
 }
 DEFAULT_VARIANTS = "fp32,fp32-xla,fp32-tfgrad,bf16,bf16-xla"
-STYLE_NAMES = [name for name, _ in config.STYLE_LAYERS]
 WEIGHTS = config.PRETRAINED_DIR / KERAS_H5.filename  # Keras's file: the baseline can read only that one
 
 
@@ -61,33 +62,28 @@ def images(height, width):
     return content, style, generate_noise_image(content, config.NOISE_RATIO, seed=0)
 
 
-def exercise_targets(graph, content, style):
-    """(a_C, G_S) of the exercise's layers, as nst.train computes them once per run."""
-    a_C = content_target(graph, content, config.CONTENT_LAYER)
-    return a_C, style_targets(graph, [style], [1.0], config.STYLE_LAYERS)
+def exercise_scale(weights, content, style, precision="fp32", flipped_gradient=None):
+    """The exercise's problem at the images' size, as nst.train builds it for one scale."""
+    _, height, width, _ = content.shape
+    graph = VGGGraph(load_weights(weights), height, width, dtype=compute_dtype(precision))
+    if flipped_gradient is not None:
+        graph.flipped_gradient = flipped_gradient
+    a_C = content_target(graph, content, config.CONTENT_LAYER).numpy()
+    return Scale(graph, content, a_C, style_activations(graph, [style], [1.0], config.STYLE_LAYERS))
+
+
+def nst_optimizer(weights, content, style, generated, precision="fp32", xla=False, flipped_gradient=None,
+                  optimizer="adam"):  # fmt: skip
+    """nst's optimiser on the exercise's cost, built exactly as ``nst.train.run`` builds it."""
+    options = Options(precision=precision, xla=xla, optimizer=optimizer)
+    scale = exercise_scale(weights, content, style, precision, flipped_gradient)
+    return OPTIMIZERS[optimizer](make_cost(scale, options), generated, options)
 
 
 def nst_step(weights, content, style, generated, precision="fp32", xla=False, flipped_gradient=None):
-    """nst's train step (nst.train.make_train_step) on a fresh graph; returns (step() -> J, graph)."""
-    _, height, width, _ = generated.shape
-    graph = load_vgg_model(weights, height, width, dtype=compute_dtype(precision))
-    if flipped_gradient is not None:
-        graph.flipped_gradient = flipped_gradient
-    a_C, G_S = exercise_targets(graph, content, style)
-    graph["input"].assign(generated)
-    optimizer = Adam(graph["input"], learning_rate=config.LEARNING_RATE)
-    train_step = make_train_step(
-        graph,
-        a_C,
-        G_S,
-        optimizer,
-        config.CONTENT_LAYER,
-        config.STYLE_LAYERS,
-        config.ALPHA,
-        config.BETA,
-        jit_compile=xla,
-    )
-    return (lambda: train_step()[0]), graph
+    """One of nst's Adam steps, as a function returning J."""
+    adam = nst_optimizer(weights, content, style, generated, precision, xla, flipped_gradient)
+    return lambda: adam.train_step()[0]["J"]
 
 
 def time_interleaved(steps, warmup, count):
@@ -127,7 +123,7 @@ def bench_size(weights, height, width, variants, warmup, count):
         )[0]
     }
     for name in variants:
-        steps[name] = nst_step(weights, content, style, generated, *VARIANTS[name])[0]
+        steps[name] = nst_step(weights, content, style, generated, *VARIANTS[name])
     print(f"{height}x{width}: {len(steps)} steps, {warmup} + {count} runs each...", file=sys.stderr, flush=True)
     times = time_interleaved(steps, warmup, count)
     base_wall, base_cpu = (statistics.median(t) for t in times["baseline"][:2])
@@ -158,7 +154,7 @@ def bench_size(weights, height, width, variants, warmup, count):
 
 def rss_probe(size, steps):
     """Run nst's default step ``steps`` times; print peak RSS as JSON (meant for a fresh process)."""
-    step, _ = nst_step(WEIGHTS, *images(*size))
+    step = nst_step(WEIGHTS, *images(*size))
     for _ in range(steps):
         step().numpy()
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # includes the parent's RSS at fork
@@ -182,48 +178,26 @@ def peak_rss_of_default_step(size, steps, threads):
 
 
 # --- time to quality -------------------------------------------------------------------
-# An optimiser row: run(weights, images, target, iterations) -> (J list, cumulative wall seconds list).
 
 
-def run_adam(weights, content, style, generated, target, iterations):
-    step, _ = nst_step(weights, content, style, generated)
-    losses, seconds, start = [], [], time.perf_counter()
-    for _ in range(iterations):
-        losses.append(float(step().numpy()))
-        seconds.append(time.perf_counter() - start)
-        if target is not None and losses[-1] <= target:
-            break
-    return losses, seconds
-
-
-def run_lbfgs(weights, content, style, generated, target, iterations):
-    from nst.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
-
-    _, height, width, _ = generated.shape
-    graph = load_vgg_model(weights, height, width)
-    a_C, G_S = exercise_targets(graph, content, style)
-    value_and_grad = make_value_and_grad(
-        graph, a_C, G_S, config.CONTENT_LAYER, config.STYLE_LAYERS, config.ALPHA, config.BETA
-    )
+def losses_until(weights, images, optimizer, target, iterations):
+    """Run ``optimizer`` from the noisy start until J <= target; (J list, cumulative seconds list)."""
     losses, seconds, start = [], [], time.perf_counter()
 
-    def callback(i, x, J, extras):
-        losses.append(J)
+    def on_step(i, terms, image):
+        losses.append(float(terms["J"]))
         seconds.append(time.perf_counter() - start)
-        return target is not None and J <= target
+        return target is not None and losses[-1] <= target
 
-    minimize_lbfgs(value_and_grad, generated, iterations, callback=callback, bounds=PIXEL_BOUNDS)
+    nst_optimizer(weights, *images, optimizer=optimizer).run(0, iterations, on_step)
     return losses, seconds
-
-
-OPTIMIZERS = {"adam": run_adam, "lbfgs": run_lbfgs}  # "adam" first: it sets the target
 
 
 def time_to_quality(weights, height, width, iterations):
     """The faithful Adam run's final J is the target; each optimiser's iterations and seconds to reach it."""
     imgs, target, rows = images(height, width), None, []
-    for name, run in OPTIMIZERS.items():
-        losses, seconds = run(weights, *imgs, target, iterations)
+    for name in OPTIMIZERS:  # "adam" first: it sets the target
+        losses, seconds = losses_until(weights, imgs, name, target, iterations)
         target = losses[-1] if target is None else target
         reached = next((i for i, J in enumerate(losses) if J <= target), None)
         rows.append(

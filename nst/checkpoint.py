@@ -4,9 +4,12 @@ Keys of the file (plain numeric arrays and one string, so loading never unpickle
 
     image        float32 (1, H, W, 3)  the normalised generated image
     iteration    int64 ()              iterations done; a resumed run starts here
-    rows         float64 (N, 5)        the loss history: iteration, J, J_content, J_style, seconds
+    rows         float64 (N, 2 + k)    the loss history: iteration, the k costs, seconds
     optimizer.K  any numeric array     one per optimizer state entry (Adam: m, v, t; L-BFGS: none)
-    meta         unicode ()            JSON: {"format": 1, "settings": {...}}
+    meta         unicode ()            JSON: {"format": 1, "settings": {...}, "costs": [k cost names]}
+
+Files written before the costs were named have no "costs" in meta and 5 columns:
+iteration, J, J_content, J_style, seconds; they still load.
 """
 
 import json
@@ -18,26 +21,13 @@ import numpy as np
 
 from nst.errors import NSTError, one_line
 from nst.images import atomic_path
-from nst.report import Row
+from nst.options import MUST_MATCH
+from nst.report import Row, cost_names
 
 FORMAT = 1
 PREFIX = "optimizer."
 REQUIRED = ("image", "iteration", "rows", "meta")
-# Settings that define the problem being solved: resuming with other values would
-# continue a different optimisation from this one's image. (alpha, beta, the learning
-# rate or the iteration count may change between runs; callers can still pass them.)
-MUST_MATCH = (
-    "content",
-    "style",
-    "size",
-    "content_layer",
-    "style_layers",
-    "style_blend",
-    "style_scale",
-    "preserve_colors",
-    "multiscale",
-    "optimizer",
-)
+OLD_COSTS = ["J", "J_content", "J_style"]  # the columns of a file without "costs" in its meta
 
 
 @dataclass
@@ -50,54 +40,23 @@ class Checkpoint:
     path: Path | None = field(default=None, compare=False)  # where it was loaded from, for messages
 
 
-def settings_from_options(options):
-    """The JSON-ready settings of an ``options.Options``: paths resolved, tuples as lists."""
-    return _json_ready(
-        {
-            "content": str(Path(options.content).resolve()),
-            "style": [str(Path(path).resolve()) for path in options.style],
-            "size": options.size,
-            "content_layer": options.content_layer,
-            "style_layers": options.style_layers,
-            "style_blend": options.style_blend,
-            "style_scale": options.style_scale,
-            "preserve_colors": options.preserve_colors,
-            "multiscale": options.multiscale,
-            "alpha": options.alpha,
-            "beta": options.beta,
-            "learning_rate": options.learning_rate,
-            "tv_weight": options.tv_weight,
-            "noise_ratio": options.noise_ratio,
-            "seed": options.seed,
-            "optimizer": options.optimizer,
-        }
-    )
-
-
 def save_checkpoint(path, image, iteration, optimizer_state, rows, settings):
     """Write a checkpoint atomically: a crash mid-save leaves the previous one intact."""
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 4 or image.shape[0] != 1 or image.shape[3] != 3:
         raise ValueError(f"expected a (1, H, W, 3) image, got shape {image.shape}")
+    names = cost_names(rows)
+    table = [[r.iteration, *(r.costs.get(name, np.nan) for name in names), r.seconds] for r in rows]
     arrays = {
         "image": image,
         "iteration": np.int64(iteration),
-        "rows": np.array(
-            [[r.iteration, r.J, r.J_content, r.J_style, r.seconds] for r in rows], dtype=np.float64
-        ).reshape(-1, 5),
-        "meta": np.array(json.dumps({"format": FORMAT, "settings": _json_ready(settings)})),
+        "rows": np.array(table, dtype=np.float64).reshape(-1, 2 + len(names)),
+        "meta": np.array(json.dumps({"format": FORMAT, "settings": _json_ready(settings), "costs": names})),
     }
     for key, value in optimizer_state.items():
         arrays[PREFIX + key] = np.asarray(value)
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as file:  # a file object: savez won't add ".npz"
-            np.savez(file, allow_pickle=False, **arrays)  # refuses object arrays instead of pickling them
-    except OSError as err:
-        raise NSTError(
-            f"{path}: cannot write the checkpoint ({one_line(err)}); "
-            "check that the folder is writable and the disk has space"
-        ) from err
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:  # a file object: savez won't add ".npz"
+        np.savez(file, allow_pickle=False, **arrays)  # refuses object arrays instead of pickling them
 
 
 def load_checkpoint(path):
@@ -130,8 +89,6 @@ def load_checkpoint(path):
         raise _bad(path, "image holds NaN or infinite values")
     if data["iteration"].shape != () or data["iteration"].dtype.kind not in "iu" or data["iteration"] < 0:
         raise _bad(path, "iteration is not a whole number >= 0")
-    if rows.dtype.kind not in "fiu" or rows.ndim != 2 or rows.shape[1] != 5 or not np.isfinite(rows[:, 0]).all():
-        raise _bad(path, f"loss history is {rows.dtype} {rows.shape}, expected (N, 5) numbers")
     try:
         info = json.loads(str(meta[()])) if meta.dtype.kind == "U" and meta.shape == () else None
     except ValueError:
@@ -140,11 +97,19 @@ def load_checkpoint(path):
         raise _bad(path, "the settings (meta) are not valid JSON")
     if info.get("format") != FORMAT:
         raise _bad(path, f"format {info.get('format')!r}, this version of nst reads format {FORMAT}")
+    names = info.get("costs", OLD_COSTS)
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise _bad(path, "the cost names (meta) are not a list of names")
+    columns = 2 + len(names)
+    if rows.dtype.kind not in "fiu" or rows.ndim != 2 or rows.shape[1] != columns or not np.isfinite(rows[:, 0]).all():
+        raise _bad(path, f"loss history is {rows.dtype} {rows.shape}, expected (N, {columns}) numbers")
     state = {key[len(PREFIX) :]: value for key, value in data.items() if key.startswith(PREFIX)}
     for key, shape in {"m": image.shape, "v": image.shape, "t": ()}.items():  # Adam's, if present
         if key in state and state[key].shape != shape:
             raise _bad(path, f"optimizer {key} has shape {state[key].shape}, expected {shape}")
-    history = [Row(int(i), float(j), float(jc), float(js), float(s)) for i, j, jc, js, s in rows]
+    history = [
+        Row(int(r[0]), {name: float(v) for name, v in zip(names, r[1:-1]) if v == v}, float(r[-1])) for r in rows
+    ]
     return Checkpoint(image.astype(np.float32), int(data["iteration"]), state, history, info["settings"], path)
 
 

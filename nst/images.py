@@ -212,14 +212,8 @@ def save_image(path, image):
         picture = deprocess_image(image)
     except ValueError as err:
         raise NSTError(f"{path}: not saved, {err}; lower the learning rate or check the costs") from err
-    try:
-        with atomic_path(path) as temporary:
-            iio.imwrite(temporary, picture, plugin="pillow", extension=suffix, **SAVE_OPTIONS[suffix])
-    except OSError as err:
-        raise NSTError(
-            f"{path}: cannot write the image ({one_line(err)}); "
-            "check that the folder is writable and the disk has space"
-        ) from err
+    with atomic_path(path) as temporary:
+        iio.imwrite(temporary, picture, plugin="pillow", extension=suffix, **SAVE_OPTIONS[suffix])
 
 
 @contextlib.contextmanager
@@ -233,7 +227,8 @@ def atomic_path(path):
     writers that go by it (imageio, matplotlib, ``np.save``). On success it is flushed and
     renamed onto ``path`` in one step (``os.replace``); on an exception it is deleted and
     ``path`` is untouched. A crash may leave a hidden ``.NAME.*.tmp*`` file, never a half
-    ``path``. Failing to create the folder or to rename raises ``NSTError``."""
+    ``path``. Failing to create the folder, to write or to rename raises ``NSTError``
+    with one line naming ``path``, so no caller needs to catch ``OSError`` itself."""
     final = Path(path)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -241,7 +236,12 @@ def atomic_path(path):
         raise NSTError(f"{final}: cannot create its folder ({one_line(err)}); choose another path") from err
     temporary = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp{final.suffix}")
     try:
-        yield temporary
+        try:
+            yield temporary
+        except OSError as err:
+            raise NSTError(
+                f"{final}: cannot write ({one_line(err)}); check that the folder is writable and the disk has space"
+            ) from err
         if temporary.is_file():  # flush first, or a power cut could leave an empty file
             with open(temporary, "rb+") as written:
                 os.fsync(written.fileno())

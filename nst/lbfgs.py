@@ -32,8 +32,7 @@ import scipy.optimize
 import tensorflow as tf
 
 from nst.config import MEANS
-from nst.costs.variation import total_variation_cost
-from nst.objective import make_cost, make_gradient
+from nst.objective import make_gradient
 
 # (lower, upper), each shape (3,): the normalised image's valid range per RGB channel.
 PIXEL_BOUNDS = (-np.asarray(MEANS, dtype=np.float64), 255.0 - np.asarray(MEANS, dtype=np.float64))
@@ -191,35 +190,27 @@ def minimize_lbfgs(
     )
 
 
-def make_value_and_grad(graph, a_C, G_S, content_layer, style_layers, alpha, beta, tv_weight=0.0):
-    """Build value_and_grad(G) -> (J, ∂J/∂G, extras) for ``minimize_lbfgs``, traced once.
+def make_value_and_grad(cost, shape, compute_dtype=tf.float32):
+    """Build value_and_grad(G) -> (J, ∂J/∂G, terms) for ``minimize_lbfgs``, traced once.
 
     Arguments:
-        graph -- a ``nst.vgg.VGGGraph``; its size fixes the input shape (1, H, W, 3)
-        a_C -- content target, the content image's activation at ``content_layer``
-        G_S -- style targets {layer name: Gram matrix (n_C, n_C)}, from ``style_grams``
-        content_layer, style_layers -- as in ``nst.train.make_train_step``
-        alpha, beta -- weights of the content and style costs
-        tv_weight -- weight of the total-variation cost (0: the exercise's J)
+        cost -- the cost closure, G -> {"J", "J_content", "J_style"[, "J_tv"]}
+            (``nst.objective.make_cost``), the same one Adam's step uses
+        shape -- the image's shape (1, H, W, 3)
+        compute_dtype -- the network's dtype (float16 turns on loss scaling, see
+            ``nst.objective.make_gradient``)
 
     Returns:
-        a ``tf.function`` with input_signature [TensorSpec((1, H, W, 3), float32)]:
-
-            J = alpha · J_content + beta · J_style + tv_weight · J_tv
-            value_and_grad(G) = (J, ∂J/∂G  shape (1, H, W, 3),
-                                 {"J_content", "J_style", "J_tv"} scalar tensors)
-
-        One VGG19 forward pass (up to the deepest layer needed) and one backward pass
-        per call. Unlike ``make_train_step`` it takes G as an argument instead of
-        reading ``graph['input']``: SciPy, not a variable, owns the current image.
+        a ``tf.function`` with input_signature [TensorSpec(shape, float32)] returning
+        (J, ∂J/∂G of shape (1, H, W, 3), the cost's terms). One VGG19 forward pass (up
+        to the deepest layer needed) and one backward pass per call. It takes G as an
+        argument, where Adam's step updates a variable: SciPy owns the current image.
     """
-    cost = make_cost(graph, a_C, G_S, content_layer, style_layers, alpha, beta, tv_weight)
-    gradient = make_gradient(cost, graph.dtype)
+    gradient = make_gradient(cost, compute_dtype)
 
-    @tf.function(input_signature=[tf.TensorSpec(graph.shape("input"), tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
     def value_and_grad(image):
-        J, J_content, J_style, grad = gradient(image)
-        # J_tv is reported even when it is not part of J (tv_weight 0): cheap, and good to watch.
-        return J, grad, {"J_content": J_content, "J_style": J_style, "J_tv": total_variation_cost(image)}
+        terms, grad = gradient(image)
+        return terms["J"], grad, terms
 
     return value_and_grad

@@ -1,15 +1,24 @@
-"""The options of ``python -m nst.train``, as data.
+"""The options of ``nst train``, each declared once.
 
-``Options`` holds every setting with the exercise's value as its default;
-``parse_args`` fills it from the command line and checks each value, so a bad one
-stops the run before anything is loaded, with one line saying what to change.
+``Options`` is the declaration: one dataclass field per option, its default, and in its
+metadata the command line's help, how a value is read and checked (``parse`` or
+``choices``), and what a checkpoint does with it (``resume``). The argument parser, the
+checkpoint's settings and the presets are all derived from it:
+
+- ``build_parser()`` makes one ``--flag`` per field, so ``nst train --help`` lists them all;
+- ``settings(options)`` is what a checkpoint records; ``MUST_MATCH`` the settings a
+  resumed run must share with it (they define the problem being solved);
+- a *preset* is a set of values for the fields whose default is ``None`` ("as the preset
+  says"): ``Options(preset="quality")`` fills them in itself, so the same preset works from
+  Python and from the command line, and a value given explicitly always wins.
 """
 
 import argparse
+import json
 import re
 import sys
 import textwrap
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from nst import config
@@ -22,45 +31,16 @@ from nst.vgg import LAYERS, MIN_SIZE
 # in the README's 150x200 quality picture (J_tv 470) and 35 % in the 266x400 cat (J_tv 561).
 QUALITY_TV_WEIGHT = 1e4
 
-
-@dataclass
-class Options:
-    # The exercise
-    content: Path = config.CONTENT_IMAGE
-    style: tuple = (config.STYLE_IMAGE,)
-    output_dir: Path = config.OUTPUT_DIR
-    iterations: int = config.ITERATIONS
-    alpha: float = config.ALPHA
-    beta: float = config.BETA
-    learning_rate: float = config.LEARNING_RATE
-    content_layer: str = config.CONTENT_LAYER
-    style_layers: tuple = config.STYLE_LAYERS
-    noise_ratio: float = config.NOISE_RATIO
-    seed: int | None = None
-    size: tuple | int = (config.IMAGE_HEIGHT, config.IMAGE_WIDTH)  # (H, W), or the long side
-    save_every: int = config.SAVE_EVERY
-    model: Path | None = None  # None: whichever weights are in pretrained-model/
-    quiet: bool = False
-    debug: bool = False
-    # Beyond the exercise (every default leaves the exercise unchanged)
-    preset: str = "exercise"
-    optimizer: str = "adam"
-    tv_weight: float = 0.0
-    preserve_colors: str = "none"
-    style_blend: tuple = ()
-    style_scale: float = 1.0
-    init: str = "noise"
-    multiscale: str = "auto"
-    checkpoint_every: int | None = None
-    resume: Path | None = None
-    animation: str = "none"
-    xla: bool = False
-    precision: str = "fp32"
-
-
-# A preset is a set of option values; options given on the command line win over it.
+# The values of the fields whose default is None, per preset.
 PRESETS = {
-    "exercise": {},
+    "exercise": {
+        "optimizer": "adam",
+        "init": "noise",
+        "tv_weight": 0.0,
+        "iterations": config.ITERATIONS,
+        "save_every": config.SAVE_EVERY,
+        "animation": "none",
+    },
     "quality": {
         "optimizer": "lbfgs",
         "init": "content",
@@ -72,9 +52,12 @@ PRESETS = {
 }
 
 
+# --- reading and checking one value ---------------------------------------------------
+
+
 def parse_size(text):
     """'300x400' -> (300, 400); '1024' -> 1024, the long side (the content's aspect is kept)."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX×]\s*(\d+)\s*)?", text)
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX×]\s*(\d+)\s*)?", str(text))
     if not match:
         raise NSTError(f"--size {text!r}: expected HEIGHTxWIDTH (e.g. 300x400) or a long side (e.g. 1024)")
     sides = [int(side) for side in match.groups() if side is not None]
@@ -87,12 +70,12 @@ def parse_multiscale(text):
     """'auto' or a number of scales (1: off)."""
     if text == "auto":
         return text
-    return str(_positive_int("--multiscale")(text))
+    return str(positive_int("--multiscale")(text))
 
 
 def parse_blend(text):
     """'0.7,0.3' -> (0.7, 0.3)."""
-    return tuple(_number("--style-blend", 0)(part) for part in text.split(",") if part.strip())
+    return tuple(number("--style-blend", 0)(part) for part in text.split(",") if part.strip())
 
 
 def parse_style_layers(text):
@@ -117,7 +100,7 @@ def parse_style_layers(text):
     return tuple(layers)
 
 
-def _positive_int(flag):
+def positive_int(flag):
     def parse(text):
         try:
             value = int(text)
@@ -130,7 +113,7 @@ def _positive_int(flag):
     return parse
 
 
-def _number(flag, minimum=None, maximum=None):
+def number(flag, minimum=None, maximum=None):
     def parse(text):
         try:
             value = float(text)
@@ -146,176 +129,253 @@ def _number(flag, minimum=None, maximum=None):
     return parse
 
 
-def _layer(text):
+def parse_layer(text):
     if text not in LAYERS:
         raise NSTError(f"--content-layer: unknown layer {text!r}; choose from {', '.join(LAYERS)}")
     return text
 
 
-def _style_text(layers):
+def style_layers_text(layers):
     return ",".join(f"{name}:{weight:g}" for name, weight in layers)
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+# --- the declaration ---------------------------------------------------------------------
+
+
+def option(default, help, parse=None, choices=None, many=False, flag=False, resume="setting", group="exercise"):
+    """A field of ``Options`` with its command-line form.
+
+    parse   -- text -> value, raising NSTError (argparse's ``type``)
+    choices -- the allowed values
+    many    -- takes one or more values (``nargs="+"``); flag: a switch without a value
+    resume  -- "must match": a checkpoint holds the same value; "setting": recorded in the
+               checkpoint, may change; None: not recorded (how a run looks, not what it solves)
+    group   -- "exercise" or "beyond" (the exercise's own options are listed first)
+    """
+    metadata = {"help": help, "parse": parse, "choices": choices, "many": many, "flag": flag, "resume": resume}
+    return field(default=default, metadata={**metadata, "group": group})
+
+
+def _preset(name):
+    return f"the preset's: {', '.join(f'{preset} {values[name]}' for preset, values in PRESETS.items())}"
+
+
+@dataclass
+class Options:
+    # The exercise
+    content: Path = option(config.CONTENT_IMAGE, "content image", parse=Path, resume="must match")
+    style: tuple = option(
+        (config.STYLE_IMAGE,),
+        "style image(s); several are blended, see --style-blend",
+        parse=Path,
+        many=True,
+        resume="must match",
+    )
+    output_dir: Path = option(config.OUTPUT_DIR, "where images and losses are written", parse=Path, resume=None)
+    iterations: int = option(None, "number of optimisation steps", parse=positive_int("--iterations"), resume=None)
+    alpha: float = option(config.ALPHA, "content weight", parse=number("--alpha", 0))
+    beta: float = option(config.BETA, "style weight", parse=number("--beta", 0))
+    learning_rate: float = option(
+        config.LEARNING_RATE, "Adam's step size, in pixel values", parse=number("--learning-rate", 0)
+    )
+    content_layer: str = option(
+        config.CONTENT_LAYER, "layer whose activations define content", parse=parse_layer, resume="must match"
+    )
+    style_layers: tuple = option(
+        config.STYLE_LAYERS, "NAME:WEIGHT,... layers for the style cost", parse=parse_style_layers, resume="must match"
+    )
+    noise_ratio: float = option(
+        config.NOISE_RATIO, "share of noise in the initial image", parse=number("--noise-ratio", 0, 1)
+    )
+    seed: int | None = option(None, "seed for the noise image (default: random)", parse=int)
+    size: tuple | int = option(
+        (config.IMAGE_HEIGHT, config.IMAGE_WIDTH),
+        "HEIGHTxWIDTH, or the long side (the content's aspect kept)",
+        parse=parse_size,
+        resume="must match",
+    )
+    save_every: int = option(
+        None, "save output-dir/<i>.png every N iterations", parse=positive_int("--save-every"), resume=None
+    )
+    model: Path | None = option(
+        None,
+        ".mat or .h5 VGG19 weights (default: the one in pretrained-model/, the .mat first)",
+        parse=Path,
+        resume=None,
+    )
+    quiet: bool = option(False, "no progress bar: plain log lines", flag=True, resume=None)
+    # Beyond the exercise (every default leaves the exercise unchanged)
+    preset: str = option(
+        "exercise",
+        "exercise: the exercise's settings; quality: L-BFGS from the content image with a little TV",
+        choices=tuple(PRESETS),
+        resume=None,
+        group="beyond",
+    )
+    costs: object = option(
+        None,
+        "a .py file defining some of the exercise's cost functions, used instead of nst's",
+        parse=Path,
+        resume=None,
+        group="beyond",
+    )
+    optimizer: str = option(
+        None,
+        "lbfgs: SciPy's L-BFGS-B, fewer and longer iterations",
+        choices=("adam", "lbfgs"),
+        resume="must match",
+        group="beyond",
+    )
+    tv_weight: float = option(
+        None, "weight of the total-variation cost (smoothness)", parse=number("--tv-weight", 0), group="beyond"
+    )
+    preserve_colors: str = option(
+        "none",
+        "keep the content's colours: transfer luminance only, or match the style's colours first",
+        choices=("none", "luminance", "histogram"),
+        resume="must match",
+        group="beyond",
+    )
+    style_blend: tuple = option(
+        (),
+        "W1,W2,... weights of several --style images (default: equal)",
+        parse=parse_blend,
+        resume="must match",
+        group="beyond",
+    )
+    style_scale: float = option(
+        1.0,
+        "size of the style image relative to the output (larger: bigger brush strokes)",
+        parse=number("--style-scale", 0.05, 8),
+        resume="must match",
+        group="beyond",
+    )
+    init: str = option(
+        None,
+        "starting image: the exercise's noisy content, the content, the style, or noise",
+        choices=INITS,
+        group="beyond",
+    )
+    multiscale: str = option(
+        "auto",
+        "number of scales, each twice the last (auto: start at a long side of at most 512)",
+        parse=parse_multiscale,
+        resume="must match",
+        group="beyond",
+    )
+    checkpoint_every: int | None = option(
+        None,
+        "save output-dir/checkpoint.npz every N iterations",
+        parse=positive_int("--checkpoint-every"),
+        resume=None,
+        group="beyond",
+    )
+    resume: Path | None = option(None, "continue from a checkpoint.npz", parse=Path, resume=None, group="beyond")
+    animation: str = option(
+        None,
+        "progress.gif and/or progress.png from the saved iterations",
+        choices=("none", "gif", "sheet", "both"),
+        resume=None,
+        group="beyond",
+    )
+    xla: bool = option(False, "compile the training step with XLA", flag=True, resume=None, group="beyond")
+    precision: str = option(
+        "fp32",
+        "the network's arithmetic; costs are always summed in float32",
+        choices=tuple(PRECISIONS),
+        resume=None,
+        group="beyond",
+    )
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise NSTError(f"preset {self.preset!r}: choose from {', '.join(PRESETS)}")
+        for name, value in PRESETS[self.preset].items():
+            if getattr(self, name) is None:  # not given: the preset's value
+                setattr(self, name, value)
+        # From Python a single path is as good as a tuple of one.
+        self.style = (self.style,) if isinstance(self.style, (str, Path)) else tuple(self.style)
+        self.content, self.output_dir = Path(self.content), Path(self.output_dir)
+
+
+MUST_MATCH = tuple(f.name for f in fields(Options) if f.metadata["resume"] == "must match")
+
+
+def settings(options):
+    """What a checkpoint records of ``options``: JSON-ready, paths resolved, tuples as lists."""
+    recorded = {}
+    for f in fields(Options):
+        if f.metadata["resume"] is None:
+            continue
+        value = getattr(options, f.name)
+        if f.name == "content":
+            value = str(Path(value).resolve())
+        elif f.name == "style":
+            value = [str(Path(path).resolve()) for path in value]
+        recorded[f.name] = value
+    return json.loads(json.dumps(recorded))  # tuples become lists, as they come back from a checkpoint
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+class _Formatter(argparse.HelpFormatter):
     def _split_lines(self, text, width):  # keep long defaults such as the style layers whole
         return textwrap.wrap(" ".join(text.split()), width, break_long_words=False)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no usage dump, exit 2 via NSTError
-        raise NSTError(f"{message}; see `python -m nst.train --help`")
+        raise NSTError(f"{message}; see `nst train --help`")
 
 
-def build_parser():
-    d = Options()
-    p = _Parser(
-        prog="python -m nst.train",
+def _default_text(f):
+    if f.default is None and any(f.name in values for values in PRESETS.values()):
+        return _preset(f.name)
+    if f.name == "style_layers":
+        return style_layers_text(f.default)
+    if f.name == "size":
+        return "x".join(map(str, f.default))
+    if f.default in (None, (), False):
+        return None
+    if isinstance(f.default, tuple):
+        return " ".join(map(str, f.default))
+    return str(f.default)
+
+
+def build_parser(prog="nst train"):
+    """The argument parser, one ``--flag`` per field of ``Options``.
+
+    Every default is ``argparse.SUPPRESS``: only the options written on the command line
+    reach ``Options``, which fills in the rest (its defaults and the preset's values).
+    """
+    parser = _Parser(
+        prog=prog,
         description="Neural style transfer, as in the exercise: paint CONTENT in the style of STYLE.",
         formatter_class=_Formatter,
+        argument_default=argparse.SUPPRESS,
     )
-    p.add_argument("--content", type=Path, default=d.content, help="content image")
-    p.add_argument(
-        "--style",
-        type=Path,
-        nargs="+",
-        default=list(d.style),
-        help="style image(s); several are blended, see --style-blend",
-    )
-    p.add_argument("--output-dir", type=Path, default=d.output_dir, help="where images and losses are written")
-    p.add_argument(
-        "--iterations", type=_positive_int("--iterations"), default=d.iterations, help="number of optimisation steps"
-    )
-    p.add_argument("--alpha", type=_number("--alpha", 0), default=d.alpha, help="content weight")
-    p.add_argument("--beta", type=_number("--beta", 0), default=d.beta, help="style weight")
-    p.add_argument(
-        "--learning-rate",
-        type=_number("--learning-rate", 0),
-        default=d.learning_rate,
-        help="Adam's step size, in pixel values",
-    )
-    p.add_argument(
-        "--content-layer", type=_layer, default=d.content_layer, help="layer whose activations define content"
-    )
-    p.add_argument(
-        "--style-layers",
-        type=parse_style_layers,
-        default=_style_text(d.style_layers),
-        help="NAME:WEIGHT,... layers for the style cost",
-    )
-    p.add_argument(
-        "--noise-ratio",
-        type=_number("--noise-ratio", 0, 1),
-        default=d.noise_ratio,
-        help="share of noise in the initial image",
-    )
-    p.add_argument("--seed", type=int, default=d.seed, help="seed for the noise image (default: random)")
-    p.add_argument("--size", type=parse_size, default="x".join(map(str, d.size)), help="HEIGHTxWIDTH")
-    p.add_argument(
-        "--save-every",
-        type=_positive_int("--save-every"),
-        default=d.save_every,
-        help="save output/<i>.png every N iterations",
-    )
-    p.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        help=".mat or .h5 VGG19 weights (default: the one in pretrained-model/, the .mat first)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar: plain log lines")
-    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-
-    beyond = p.add_argument_group("beyond the exercise")
-    beyond.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default=d.preset,
-        help="exercise: the exercise's settings; quality: " + _preset_text("quality"),
-    )
-    beyond.add_argument(
-        "--optimizer",
-        choices=["adam", "lbfgs"],
-        default=d.optimizer,
-        help="lbfgs: SciPy's L-BFGS-B, fewer and longer iterations",
-    )
-    beyond.add_argument(
-        "--tv-weight",
-        type=_number("--tv-weight", 0),
-        default=d.tv_weight,
-        help="weight of the total-variation cost (smoothness)",
-    )
-    beyond.add_argument(
-        "--preserve-colors",
-        choices=["none", "luminance", "histogram"],
-        default=d.preserve_colors,
-        help="keep the content's colours: transfer luminance only, or match the style's colours first",
-    )
-    beyond.add_argument(
-        "--style-blend",
-        type=parse_blend,
-        default=d.style_blend,
-        help="W1,W2,... weights of several --style images (default: equal)",
-    )
-    beyond.add_argument(
-        "--style-scale",
-        type=_number("--style-scale", 0.05, 8),
-        default=d.style_scale,
-        help="size of the style image relative to the output (larger: bigger brush strokes)",
-    )
-    beyond.add_argument(
-        "--init",
-        choices=INITS,
-        default=d.init,
-        help="starting image: the exercise's noisy content, the content, the style, or noise",
-    )
-    beyond.add_argument(
-        "--multiscale",
-        type=parse_multiscale,
-        default=d.multiscale,
-        help="number of scales, each twice the last (auto: start at a long side of at most 512)",
-    )
-    beyond.add_argument(
-        "--checkpoint-every",
-        type=_positive_int("--checkpoint-every"),
-        default=d.checkpoint_every,
-        help="save output-dir/checkpoint.npz every N iterations",
-    )
-    beyond.add_argument("--resume", type=Path, default=d.resume, help="continue from a checkpoint.npz")
-    beyond.add_argument(
-        "--animation",
-        choices=["none", "gif", "sheet", "both"],
-        default=d.animation,
-        help="progress.gif and/or progress.png from the saved iterations",
-    )
-    beyond.add_argument("--xla", action="store_true", help="compile the training step with XLA")
-    beyond.add_argument(
-        "--precision",
-        choices=list(PRECISIONS),
-        default=d.precision,
-        help="the network's arithmetic; costs are always summed in float32",
-    )
-    return p
-
-
-def _preset_text(name):
-    return ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in PRESETS[name].items())
-
-
-def _given(parser, argv):
-    """The destinations of the options written on the command line."""
-    written = {arg.split("=")[0] for arg in argv if arg.startswith("--")}
-    return {action.dest for action in parser._actions if written & set(action.option_strings)}
+    groups = {"exercise": parser, "beyond": parser.add_argument_group("beyond the exercise")}
+    for f in fields(Options):
+        meta, flag = f.metadata, "--" + f.name.replace("_", "-")
+        default = _default_text(f)
+        help_text = meta["help"] + (f" (default: {default})" if default else "")
+        if meta["flag"]:
+            groups[meta["group"]].add_argument(flag, action="store_true", help=help_text)
+            continue
+        kwargs = {"type": meta["parse"], "choices": meta["choices"], "help": help_text}
+        if meta["many"]:
+            kwargs["nargs"] = "+"
+        groups[meta["group"]].add_argument(flag, metavar=f.name.upper() if not meta["choices"] else None, **kwargs)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    return parser
 
 
 def parse_args(argv=None):
     """Command line -> Options. Raises NSTError with one line for any bad value."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    values = vars(parser.parse_args(argv))
-    given = _given(parser, argv)
-    for key, value in PRESETS[values["preset"]].items():
-        if key not in given:
-            values[key] = value
-    values["style"] = tuple(values["style"])
-    names = {f.name for f in fields(Options)}
-    return Options(**{k: v for k, v in values.items() if k in names})
+    values = vars(build_parser().parse_args(argv))
+    values.pop("debug", None)  # read by nst.errors.run_cli from argv, not an option of the run
+    if "style" in values:
+        values["style"] = tuple(values["style"])
+    return Options(**values)

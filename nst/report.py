@@ -1,27 +1,58 @@
 """What a run shows and leaves behind besides images: the progress bar and the losses.
 
 ``Progress`` draws a bar with the current cost, seconds per iteration and ETA (or, with
-``quiet``, plain log lines only). ``write_losses`` saves the cost history as
-``losses.csv`` (iteration, J, J_content, J_style, seconds) and ``losses.png``.
+``quiet``, plain log lines only). ``Recorder`` keeps one ``Row`` per iteration, saves the
+images and tells the caller (``Step``). ``write_losses`` saves the cost history as
+``losses.csv`` (iteration, J, J_content, J_style[, J_tv], seconds) and ``losses.png``.
 """
 
 import csv
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from nst.images import atomic_path, save_image
+from nst.images import atomic_path, deprocess_image, save_image
 
 
 @dataclass
 class Row:
     iteration: int
-    J: float
-    J_content: float
-    J_style: float
+    costs: dict  # {"J", "J_content", "J_style"[, "J_tv"]}: floats
     seconds: float  # wall time since the loop started
+
+    @property
+    def J(self):
+        return self.costs["J"]
+
+    @property
+    def J_content(self):
+        return self.costs["J_content"]
+
+    @property
+    def J_style(self):
+        return self.costs["J_style"]
+
+
+@dataclass
+class Step:
+    """What ``on_iteration`` is given after each iteration."""
+
+    iteration: int  # 0-based, counted across scales
+    total: int  # iterations in the run
+    costs: dict  # as Row.costs
+    seconds: float  # since the run started
+    image: Callable  # () -> the current picture, uint8 (H, W, 3), made only when called
+
+
+def cost_names(rows):
+    """The cost columns of a history: J, J_content, J_style, then any others (J_tv) in order of appearance."""
+    names = ["J", "J_content", "J_style"]
+    for row in rows:
+        names += [name for name in row.costs if name not in names]
+    return names
 
 
 class Progress:
@@ -57,42 +88,47 @@ class Progress:
 class Recorder:
     """Per-iteration bookkeeping shared by the optimisers.
 
-    ``record(i, J, J_content, J_style, image)`` appends a Row, moves the progress bar and,
-    every ``save_every`` iterations, prints the costs as the exercise did and saves
-    ``<i>.png``; ``on_iteration(i, image)``, when given, runs after (checkpoints).
-    ``image`` is a function returning the current (1, H, W, 3) image, called only when needed.
+    ``record(i, costs, image)`` appends a Row, moves the progress bar, every ``save_every``
+    iterations prints the costs as the exercise did and saves ``<i>.png``, then calls each
+    of ``listeners`` with a ``Step`` (checkpoints, the caller's ``on_iteration``).
+    ``image`` is a function returning the current (1, H, W, 3) normalised image, called only
+    when needed.
     """
 
-    def __init__(self, output_dir, save_every, progress, rows=None, on_iteration=None):
-        self.output_dir, self.save_every, self.progress = output_dir, save_every, progress
+    def __init__(self, files, save_every, progress, total, rows=None):
+        self.files, self.save_every, self.progress, self.total = files, save_every, progress, total
         self.rows = list(rows or [])
-        self.on_iteration = on_iteration
+        self.listeners = []
         # A resumed run's clock continues from where the saved one stopped.
         self.start = time.perf_counter() - (self.rows[-1].seconds if self.rows else 0.0)
 
-    def record(self, i, J, J_content, J_style, image):
-        row = Row(i, float(J), float(J_content), float(J_style), time.perf_counter() - self.start)
+    def record(self, i, costs, image):
+        row = Row(i, {name: float(value) for name, value in costs.items()}, time.perf_counter() - self.start)
         self.rows.append(row)
         self.progress.step(row)
         if i % self.save_every == 0:
-            self.progress.log(
-                f"Iteration {i} :\ntotal cost = {row.J:.6g}\ncontent cost = {row.J_content:.6g}\n"
-                f"style cost = {row.J_style:.6g}"
-            )
-            save_image(self.output_dir / f"{i}.png", image())
-        if self.on_iteration is not None:
-            self.on_iteration(i, image)
+            lines = [f"Iteration {i} :", f"total cost = {row.J:.6g}", f"content cost = {row.J_content:.6g}",
+                     f"style cost = {row.J_style:.6g}"]  # fmt: skip
+            if "J_tv" in row.costs:
+                lines.append(f"total variation = {row.costs['J_tv']:.6g}")
+            self.progress.log("\n".join(lines))
+            save_image(self.files.iteration_image(i), image())
+        if self.listeners:
+            step = Step(i, self.total, row.costs, row.seconds, lambda: deprocess_image(image()))
+            for listener in self.listeners:
+                listener(step)
 
 
-def write_losses(rows, csv_path, png_path):
-    """Write the cost history as CSV and as a log-scale plot, each atomically."""
-    with atomic_path(csv_path) as tmp:
+def write_losses(rows, files):
+    """Write the cost history as ``files.losses_csv`` and a log-scale plot ``files.losses_png``, each atomically."""
+    names = cost_names(rows)
+    with atomic_path(files.losses_csv) as tmp:
         with open(tmp, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["iteration", "J", "J_content", "J_style", "seconds"])
+            writer.writerow(["iteration", *names, "seconds"])
             for r in rows:
                 writer.writerow(
-                    [r.iteration, f"{r.J:.9g}", f"{r.J_content:.9g}", f"{r.J_style:.9g}", f"{r.seconds:.3f}"]
+                    [r.iteration, *(f"{r.costs.get(n, float('nan')):.9g}" for n in names), f"{r.seconds:.3f}"]
                 )
     if not rows:
         return
@@ -102,14 +138,14 @@ def write_losses(rows, csv_path, png_path):
     fig = Figure(figsize=(7, 4), dpi=100)
     ax = fig.subplots()
     steps = [r.iteration for r in rows]
-    ax.plot(steps, [r.J for r in rows], label="J (total)")
-    ax.plot(steps, [r.J_content for r in rows], label="J_content")
-    ax.plot(steps, [r.J_style for r in rows], label="J_style")
+    labels = {"J": "J (total)"}
+    for name in names:
+        ax.plot(steps, [r.costs.get(name, float("nan")) for r in rows], label=labels.get(name, name))
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("cost")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    with atomic_path(png_path) as tmp:
+    with atomic_path(files.losses_png) as tmp:
         fig.savefig(tmp, format="png")

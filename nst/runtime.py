@@ -8,7 +8,7 @@ None of these changes what is computed, only how:
   The image, its gradient, Adam and every cost stay float32 (the costs cast the
   activations up), so only the VGG19 passes run in the reduced precision.
   bf16 runs anywhere; fp16 is meant for GPUs (tensor cores).
-- XLA is ``jit_compile=True`` on ``make_train_step`` / ``VGGGraph.model``.
+- XLA is ``Options(xla=True)`` (``--xla``): Adam's traced step is compiled with ``jit_compile=True``.
 
 A GPU needs no switch: TensorFlow places the operations on it when it sees one.
 """

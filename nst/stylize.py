@@ -5,7 +5,7 @@ content's with ``--preserve-colors histogram``) and settles the output size.
 ``scales(height, width, multiscale)`` lists the sizes to optimise at: with several, each is
 twice the last, and the result of one scale, upsampled, starts the next (coarse-to-fine:
 the large structures form cheaply at low resolution, the fine ones at the end).
-``Problem.at(height, width)`` builds one scale's graph and targets.
+``Problem.at(height, width)`` builds one ``Scale``: the graph at that size and its targets.
 """
 
 import math
@@ -17,7 +17,7 @@ import tensorflow as tf
 from nst.color import luminance_transfer, match_color_histogram
 from nst.images import deprocess_image, load_picture, reshape_and_normalize_image, resize_to
 from nst.runtime import compute_dtype
-from nst.targets import content_target, initial_image, normalise_blend, style_size, style_targets
+from nst.targets import content_target, initial_image, normalise_blend, style_activations, style_size
 from nst.vgg import MIN_SIZE, VGGGraph
 
 AUTO_FIRST_SCALE = 512  # --multiscale auto: the first scale's long side is at most this
@@ -54,6 +54,16 @@ def upsample(image, height, width):
 
 
 @dataclass
+class Scale:
+    """One scale of a run: what ``nst.objective.make_cost`` needs to build J there."""
+
+    graph: VGGGraph  # VGG19 at this size
+    content: np.ndarray  # the content image, normalised, (1, H, W, 3)
+    a_C: np.ndarray  # content target: the content image's activation at the content layer
+    styles: list  # [(blend weight, {style layer: a_S})], from targets.style_activations
+
+
+@dataclass
 class Problem:
     """The pictures and settings of one run; ``at(h, w)`` gives a scale's graph and targets."""
 
@@ -71,9 +81,8 @@ class Problem:
         content = reshape_and_normalize_image(resize_to(self.content, height, width))
         sh, sw = style_size(height, width, o.style_scale)
         styles = [reshape_and_normalize_image(resize_to(s, sh, sw)) for s in self.styles]
-        a_C = content_target(graph, content, o.content_layer)
-        G_S = style_targets(graph, styles, self.blend, o.style_layers)
-        return graph, content, a_C, G_S
+        a_C = content_target(graph, content, o.content_layer).numpy()
+        return Scale(graph, content, a_C, style_activations(graph, styles, self.blend, o.style_layers))
 
     def start_image(self, content, seed):
         """The initial image at ``content``'s size, as --init asks."""

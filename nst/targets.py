@@ -1,16 +1,13 @@
 """What the generated image is pulled towards, computed once per run (or per scale).
 
 - ``content_target``: a_C, the content image's activations at the content layer.
-- ``style_targets``: the style Gram matrices G_S, one per style layer. With several style
-  images they are blended: G_S = Σ_k w_k · G_S,k with Σ w_k = 1. Because
-  Σ_k w_k ||G - G_k||² = ||G - Σ_k w_k G_k||² + constant, this gives exactly the gradient of
-  the weighted sum of per-image style costs, for the price of one target.
+- ``style_activations``: each style image's activations at the style layers, with its blend
+  weight: J_style = Σ_k w_k · compute_style_cost(a_S_k, a_G) with Σ w_k = 1.
 - ``initial_image``: where the optimisation starts (the exercise: noise mixed with content).
 """
 
 import numpy as np
 
-from nst.costs import style_grams
 from nst.errors import NSTError
 from nst.images import generate_noise_image
 from nst.vgg import MIN_SIZE
@@ -34,23 +31,25 @@ def style_size(height, width, scale):
     return h, w
 
 
-def style_targets(graph, style_images, blend, style_layers):
-    """Blended Gram targets {layer: (n_C, n_C)} for ``graph``'s output size.
+def style_activations(graph, style_images, blend, style_layers):
+    """[(blend weight, {layer: a_S})] for each style image, ready for ``compute_style_cost``.
 
     style_images may be any size (``--style-scale``). A Gram matrix sums over positions,
-    so a style image with P_S positions at a layer is rescaled by P_G / P_S, the
-    generated image's count, to compare like with like.
+    and the exercise's style cost normalises by the *generated* image's n_H·n_W, so a style
+    image with P_S positions at a layer where G has P_G is scaled by √(P_G / P_S): its Gram
+    matrix then sums as many positions' worth as G's. (At the same size the factor is 1.)
     """
     names = [name for name, _ in style_layers]
-    targets = {name: 0.0 for name in names}
+    styles = []
     for image, weight in zip(style_images, blend):
         a_S = graph.forward(image, names)
-        grams = style_grams(a_S, style_layers)
         for name in names:
             _, h, w, _ = graph.shape(name)
             _, h_S, w_S, _ = a_S[name].shape
-            targets[name] = targets[name] + weight * grams[name] * (h * w / (h_S * w_S))
-    return targets
+            if (h, w) != (h_S, w_S):
+                a_S[name] = a_S[name] * ((h * w) / (h_S * w_S)) ** 0.5
+        styles.append((weight, {name: a_S[name].numpy() for name in names}))
+    return styles
 
 
 def normalise_blend(blend, count):

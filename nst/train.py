@@ -1,37 +1,40 @@
-"""Solve the optimisation problem: ``python -m nst.train``.
+"""Solve the optimisation problem: ``run(options)`` from Python, ``nst train`` from a shell.
 
 The exercise's recipe, step by step:
 
 1. load the content image C and the style image S (300x400, minus MEANS);
 2. make the initial generated image G: noise * 0.6 + C * 0.4;
 3. load VGG19 as the exercise's graph;
-4. compute, ONCE, the content target a_C = conv4_2(C) and the style targets
-   G_S[l] = gram(a_l(S)) for the five style layers;
-5. repeat 200 times: one forward pass of G, J = alpha * J_content + beta * J_style,
-   its gradient with respect to G's pixels, one Adam step (learning rate 2.0);
-   every 20 iterations print the costs and save ``output/<i>.png``;
+4. compute, once, the targets: a_C = conv4_2(C) and a_S, S's activations at the five style layers;
+5. repeat 200 times: one forward pass of G, J = total_cost(compute_content_cost(...),
+   compute_style_cost(...)), its gradient with respect to G's pixels, one Adam step
+   (learning rate 2.0); every 20 iterations print the costs and save ``output/<i>.png``;
 6. save ``output/generated_image.jpg``, ``output/losses.csv`` and ``output/losses.png``.
 
-The options beyond the exercise (L-BFGS, several scales, colours, ...) change which
-images and targets go in (``nst.stylize``) and which optimiser runs, not this recipe.
+In code: ``nst.stylize`` does 1-4 (per scale), ``nst.objective.make_cost`` builds J from the
+exercise's functions (or a learner's, ``--costs``), ``nst.optimize.OPTIMIZERS`` runs step 5
+with Adam or L-BFGS, ``nst.report`` and ``nst.outputs`` do the saving. Front ends (the CLI,
+the notebook, the web studio, the batch runner) all call ``run``.
 """
 
+import functools
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from nst.adam import Adam
 from nst.animation import iteration_images, make_contact_sheet, make_gif
-from nst.checkpoint import check_compatible, load_checkpoint, save_checkpoint, settings_from_options
+from nst.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from nst.config import PRETRAINED_DIR
 from nst.errors import NSTError, run_cli
 from nst.images import save_image
-from nst.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
-from nst.objective import make_cost, make_gradient
-from nst.options import parse_args
+from nst.objective import check_costs, load_costs, make_cost
+from nst.optimize import OPTIMIZERS
+from nst.options import parse_args, settings
+from nst.outputs import RunFiles
 from nst.report import Progress, Recorder, write_losses
 from nst.stylize import prepare, scales, upsample
 from nst.vgg_files import read_vgg19_weights
@@ -43,7 +46,22 @@ def find_model(directory=PRETRAINED_DIR):
     for name in (MATCONVNET_MAT.filename, KERAS_H5.filename):
         if (Path(directory) / name).is_file():
             return Path(directory) / name
-    raise NSTError(f"{directory}: no VGG19 weights found; run `python -m nst.weights` to fetch them")
+    raise NSTError(f"{directory}: no VGG19 weights found; run `nst weights` to fetch them")
+
+
+@functools.lru_cache(maxsize=2)
+def _read_weights(path, stamp):
+    return read_vgg19_weights(path)
+
+
+def load_weights(path):
+    """VGG19's weights from ``path``, read once per process (a changed file is read again)."""
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+    except OSError:
+        return read_vgg19_weights(path)  # let the reader say what is wrong, in its words
+    return _read_weights(path, (stat.st_size, stat.st_mtime_ns))
 
 
 def describe_device():
@@ -51,166 +69,97 @@ def describe_device():
     return f"GPU ({len(gpus)} found)" if gpus else "CPU (TensorFlow sees no GPU)"
 
 
-def make_train_step(
-    graph, a_C, G_S, optimizer, content_layer, style_layers, alpha, beta, jit_compile=False, tv_weight=0.0
-):
-    """One iteration as a compiled ``tf.function``: forward pass, costs, gradient, Adam.
-
-    Works on ``graph['input']`` (the generated image, (1, H, W, 3)) in place and returns
-    (J, J_content, J_style, ok), where ok is False if the step produced NaN or inf; the
-    image before that step is then in ``train_step.last_good``.
-    """
-    image = graph["input"]
-    cost = make_cost(graph, a_C, G_S, content_layer, style_layers, alpha, beta, tv_weight)
-    gradient = make_gradient(cost, graph.dtype)
-    last_good = tf.Variable(image)
-
-    @tf.function(jit_compile=jit_compile)
-    def train_step():
-        J, J_content, J_style, grad = gradient(image)
-        last_good.assign(image)
-        optimizer.apply(grad)
-        ok = tf.math.is_finite(J) & tf.reduce_all(tf.math.is_finite(image))
-        return J, J_content, J_style, ok
-
-    train_step.last_good = last_good
-    return train_step
-
-
-def model_nn(graph, train_step, num_iterations, save_every, output_dir, progress=None, start=0, recorder=None):
-    """Run ``train_step`` for iterations ``start`` .. ``num_iterations - 1``, saving and reporting.
-
-    Returns (rows, status) with status "done", "interrupted" or "diverged".
-    """
-    recorder = recorder or Recorder(Path(output_dir), save_every, progress or Progress(num_iterations, quiet=True))
-    try:
-        for i in range(start, num_iterations):
-            J, J_content, J_style, ok = (x.numpy() for x in train_step())
-            if not ok:
-                graph["input"].assign(train_step.last_good)
-                recorder.progress.log(f"Iteration {i}: the cost became {J} (NaN or infinite); stopping")
-                return recorder.rows, "diverged"
-            recorder.record(i, J, J_content, J_style, lambda: graph["input"].numpy())
-    except KeyboardInterrupt:
-        return recorder.rows, "interrupted"
-    return recorder.rows, "done"
-
-
-def run_lbfgs(graph, a_C, G_S, options, start_image, start, stop, recorder):
-    """L-BFGS iterations ``start`` .. ``stop - 1`` from ``start_image``; leaves the result in graph['input']."""
-    value_and_grad = make_value_and_grad(
-        graph, a_C, G_S, options.content_layer, options.style_layers, options.alpha, options.beta, options.tv_weight
-    )
-
-    def callback(i, x, J, extras):
-        recorder.record(start + i, J, extras["J_content"], extras["J_style"], lambda: x)
-
-    result = minimize_lbfgs(value_and_grad, start_image, stop - start, callback=callback, bounds=PIXEL_BOUNDS)
-    graph["input"].assign(result.x)
-    if result.status in ("interrupted", "diverged"):
-        return result.status
-    if result.status == "converged":  # fewer iterations than asked: say why rather than stay silent
-        recorder.progress.log(
-            f"L-BFGS stopped after {len(result.losses)} of {stop - start} iterations: {result.message}"
-        )
-    return "done"
-
-
 @dataclass
 class Result:
     image: Path  # the final image
     rows: list  # report.Row per iteration
-    status: str  # "done", "interrupted" or "diverged"
+    status: str  # "done", "stopped" (should_stop) or "interrupted" (Ctrl-C)
+    files: RunFiles  # everything the run wrote
 
 
-def run(options):
-    """Run style transfer as ``options`` say; returns a Result. Bad input raises NSTError."""
-    options.model = options.model or find_model()
-    if isinstance(options.style, (str, Path)):
-        options.style = (options.style,)  # Options(style=path) from Python: one style image
-    out = options.output_dir
-    check_outputs(options)
-    problem, (height, width) = prepare(options, read_vgg19_weights(options.model))
+def run(options, on_iteration=None, should_stop=None):
+    """Run style transfer as ``options`` say; returns a ``Result``. Bad input raises NSTError.
+
+    on_iteration -- called after every iteration with a ``nst.report.Step`` (iteration,
+        total, costs, seconds, image()), in the thread that trains
+    should_stop -- a function returning True, or a ``threading.Event``, checked after every
+        iteration: the run then ends as Ctrl-C does, saving the current image
+    """
+    files = RunFiles(options.output_dir)
+    model = options.model or find_model()
+    costs = load_costs(options.costs)
+    check_outputs(options, files)
+    problem, (height, width) = prepare(options, load_weights(model))
     seed = options.seed if options.seed is not None else int(np.random.default_rng().integers(2**31))
-    settings = dict(settings_from_options(options), seed=seed)
+    recorded = dict(settings(options), seed=seed)
     sizes = scales(height, width, options.multiscale)
     total = options.iterations * len(sizes)  # iterations are numbered across scales
     checkpoint = load_checkpoint(options.resume) if options.resume else None
     if checkpoint is not None:
-        check_compatible(checkpoint, settings)
+        check_compatible(checkpoint, recorded)
 
     progress = Progress(total, quiet=options.quiet, initial=checkpoint.iteration if checkpoint else 0)
     progress.log(
         f"nst: {options.content.name} in the style of {', '.join(Path(p).name for p in options.style)}, "
         f"{height}x{width}{f' in {len(sizes)} scales' if len(sizes) > 1 else ''}, {total} iterations "
-        f"({options.optimizer}) on {describe_device()}; weights {options.model.name}; seed {seed}"
+        f"({options.optimizer}) on {describe_device()}; weights {model.name}; seed {seed}; {costs.describe()}"
     )
+    recorder = Recorder(files, options.save_every, progress, total, rows=checkpoint.rows if checkpoint else None)
+    if on_iteration is not None:
+        recorder.listeners.append(on_iteration)
+    stop_requested = should_stop.is_set if isinstance(should_stop, threading.Event) else should_stop
 
-    def save_state(i, image, optimizer):
-        if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
-            state = optimizer.state() if optimizer else {}
-            save_checkpoint(out / "checkpoint.npz", image(), i + 1, state, recorder.rows, settings)
-
-    recorder = Recorder(out, options.save_every, progress, rows=checkpoint.rows if checkpoint else None)
-    image, status = None, "done"
-    for scale, (h, w) in enumerate(sizes):
-        first, stop = scale * options.iterations, (scale + 1) * options.iterations
+    image, status, optimizer = None, "done", None
+    for scale_index, (h, w) in enumerate(sizes):
+        first, stop = scale_index * options.iterations, (scale_index + 1) * options.iterations
         if checkpoint is not None and checkpoint.iteration >= stop:
             continue  # this scale was finished before the checkpoint
-        graph, content, a_C, G_S = problem.at(h, w)
+        scale = problem.at(h, w)
         if checkpoint is not None and image is None:
             image, first = checkpoint.image, checkpoint.iteration
             if image.shape[1:3] != (h, w):
                 raise NSTError(
                     f"{options.resume}: holds a {image.shape[2]}x{image.shape[1]} image, but this run's "
-                    f"scale {scale + 1} is {w}x{h}; resume with the same --size and --multiscale"
+                    f"scale {scale_index + 1} is {w}x{h}; resume with the same --size and --multiscale"
                 )
-        image = problem.start_image(content, seed) if image is None else upsample(image, h, w)
-        graph["input"].assign(image)
-        if options.optimizer == "lbfgs":
-            recorder.on_iteration = lambda i, img: save_state(i, img, None)
-            status = run_lbfgs(graph, a_C, G_S, options, image, first, stop, recorder)
-        else:
-            adam = Adam(graph["input"], learning_rate=options.learning_rate)
-            if checkpoint is not None and first == checkpoint.iteration and checkpoint.optimizer_state:
-                adam.load_state(checkpoint.optimizer_state)
-            recorder.on_iteration = lambda i, img, adam=adam: save_state(i, img, adam)
-            step = make_train_step(
-                graph,
-                a_C,
-                G_S,
-                adam,
-                options.content_layer,
-                options.style_layers,
-                options.alpha,
-                options.beta,
-                jit_compile=options.xla,
-                tv_weight=options.tv_weight,
-            )
-            _, status = model_nn(graph, step, stop, options.save_every, out, start=first, recorder=recorder)
-        image = graph["input"].numpy()
+        image = problem.start_image(scale.content, seed) if image is None else upsample(image, h, w)
+        cost = make_cost(scale, options, costs)
+        check_costs(scale, options, costs, image)
+        optimizer = OPTIMIZERS[options.optimizer](cost, image, options)
+        if checkpoint is not None and first == checkpoint.iteration and checkpoint.optimizer_state:
+            optimizer.load_state(checkpoint.optimizer_state)
+
+        def on_step(i, terms, current, optimizer=optimizer):
+            recorder.record(i, terms, current)
+            if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
+                save_checkpoint(files.checkpoint, current(), i + 1, optimizer.state(), recorder.rows, recorded)
+            return bool(stop_requested and stop_requested())
+
+        status = optimizer.run(first, stop, on_step)
+        image = optimizer.image()
+        if optimizer.message and status in ("done", "diverged"):
+            progress.log(optimizer.message)
         if status != "done":
             break
     progress.close()
     if image is None:  # resumed from a checkpoint of a run that had already finished
         image = checkpoint.image
-    return finish(options, problem, image, recorder.rows, status)
+    return finish(options, files, problem, image, recorder.rows, status)
 
 
-def finish(options, problem, image, rows, status):
+def finish(options, files, problem, image, rows, status):
     """Save the final image, the losses and the animation; say how it went."""
-    out = options.output_dir
-    final = out / "generated_image.jpg"
-    save_image(final, problem.finish(image))
-    write_losses(rows, out / "losses.csv", out / "losses.png")
+    save_image(files.final, problem.finish(image))
+    write_losses(rows, files)
     if options.animation != "none":
-        frames = iteration_images(out, last=rows[-1].iteration if rows else None)
+        frames = iteration_images(files.folder, last=rows[-1].iteration if rows else None)
         if options.animation in ("gif", "both"):
-            make_gif(frames, out / "progress.gif")
+            make_gif(frames, files.gif)
         if options.animation in ("sheet", "both"):
-            make_contact_sheet(frames, out / "progress.png")
-    if status == "interrupted":
-        print(f"Interrupted after {len(rows)} iterations; the current image is saved as {final}", flush=True)
+            make_contact_sheet(frames, files.sheet)
+    if status in ("interrupted", "stopped"):
+        how = "Interrupted" if status == "interrupted" else "Stopped"
+        print(f"{how} after {len(rows)} iterations; the current image is saved as {files.final}", flush=True)
     elif status == "diverged":
         remedy = (
             "try a lower --alpha, --beta or --tv-weight"
@@ -218,27 +167,22 @@ def finish(options, problem, image, rows, status):
             else "try a lower --learning-rate"
         )
         raise NSTError(
-            f"{final}: the cost became NaN or infinite at iteration {len(rows)}; the last good image "
+            f"{files.final}: the cost became NaN or infinite at iteration {len(rows)}; the last good image "
             f"is saved there; {remedy}"
         )
     else:
         seconds = rows[-1].seconds if rows else 0.0
         print(
             f"Done: J = {rows[-1].J:.6g} after {len(rows)} iterations in {seconds:.1f} s "
-            f"({seconds / max(len(rows), 1):.2f} s/iteration); image saved as {final}",
+            f"({seconds / max(len(rows), 1):.2f} s/iteration); image saved as {files.final}",
             flush=True,
         )
-    return Result(final, rows, status)
+    return Result(files.final, rows, status, files)
 
 
-# Files a run writes besides <i>.png. (checkpoint.npz is left out: resuming from the
-# folder's own checkpoint and then updating it is what --resume is for.)
-OUTPUT_NAMES = {"generated_image.jpg", "losses.csv", "losses.png", "progress.gif", "progress.png"}
-
-
-def check_outputs(options):
+def check_outputs(options, files):
     """Refuse an output folder that can't be written, or outputs that would overwrite an input."""
-    out = options.output_dir
+    out = files.folder
     if out.exists() and not out.is_dir():
         raise NSTError(f"{out}: is a file, not a folder; choose another --output-dir")
     try:
@@ -249,11 +193,11 @@ def check_outputs(options):
         ) from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise NSTError(f"{out}: output folder is not writable; choose another --output-dir")
-    for path in (options.content, *options.style, options.model, options.resume):
-        if path is None or Path(path).resolve().parent != out.resolve():
-            continue
-        name = Path(path).name
-        if name in OUTPUT_NAMES or (name.endswith(".png") and name[:-4].isdigit()):
+    inputs = (options.content, *options.style, options.model, options.resume)
+    if isinstance(options.costs, (str, Path)):
+        inputs += (options.costs,)
+    for path in inputs:
+        if path is not None and files.is_output(path):
             raise NSTError(
                 f"{path}: is an input and would be overwritten by the output; "
                 "choose another --output-dir or move the input"
@@ -261,7 +205,7 @@ def check_outputs(options):
 
 
 def main(argv=None):
-    return {"done": 0, "interrupted": 130}[run(parse_args(argv)).status]
+    return {"done": 0, "stopped": 0, "interrupted": 130}[run(parse_args(argv)).status]
 
 
 if __name__ == "__main__":

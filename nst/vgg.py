@@ -10,9 +10,9 @@ The exercise builds a dict of graph nodes, ``input`` through ``avgpool5``:
 
 In TensorFlow 2 nothing runs until asked, so ``VGGGraph`` is a read-only mapping with
 those keys: assign an image to ``graph['input']`` and ``graph['conv4_2']`` gives that
-image's activations. Training asks for all the layers it needs at once through
-``graph.model(layers)``, a ``tf.function`` doing ONE forward pass that stops at the
-deepest layer asked for.
+image's activations. Training asks for all the layers it needs at once with
+``graph.forward(image, layers)`` inside its traced step: ONE forward pass that stops at
+the deepest layer asked for (``graph.model(layers)`` wraps the same in a ``tf.function``).
 
 Each convolution's input gradient is computed by ``conv_relu`` as a forward convolution
 with the flipped kernel: the same numbers, and on the CPU faster than TensorFlow's own

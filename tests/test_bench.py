@@ -8,11 +8,12 @@ import tensorflow as tf
 
 from nst import bench, config
 from nst.bench_baseline import conv_gflop, make_baseline_step
-from nst.costs import style_grams
 from nst.errors import NSTError
 from nst.runtime import PRECISIONS, compute_dtype, configure_threads
 from nst.vgg import VGGGraph, conv_relu, flip_kernel
 from nst.vgg_files import read_vgg19_weights
+
+STYLE_NAMES = [name for name, _ in config.STYLE_LAYERS]
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_conv_flop_count():
     assert conv_gflop(512, 512, same_pooling=False) == conv_gflop(512, 512)
 
 
-def _plain_cost_and_gradient(weights, image, layers, a_C, G_S):
+def _plain_cost_and_gradient(weights, image, layers, a_C, a_S):
     """J and dJ/dimage with the textbook formula: conv2d + bias + relu, TensorFlow's gradient."""
     image = tf.constant(image)
     with tf.GradientTape() as tape:
@@ -100,16 +101,16 @@ def _plain_cost_and_gradient(weights, image, layers, a_C, G_S):
             else:
                 x = tf.nn.avg_pool2d(x, 2, 2, "SAME")
             acts[name] = x
-        J = _cost(acts, a_C, G_S)
+        J = _cost(acts, a_C, a_S)
     return J, tape.gradient(J, image)
 
 
-def _cost(acts, a_C, G_S):
-    from nst.costs import compute_content_cost, compute_style_cost_from_grams, total_cost
+def _cost(acts, a_C, a_S):
+    from nst.costs import compute_content_cost, compute_style_cost, total_cost
 
     return total_cost(
         compute_content_cost(a_C, acts[config.CONTENT_LAYER]),
-        compute_style_cost_from_grams(G_S, acts, config.STYLE_LAYERS),
+        compute_style_cost(a_S, acts, config.STYLE_LAYERS),
         config.ALPHA,
         config.BETA,
     )
@@ -120,17 +121,17 @@ def test_flipped_gradient_equals_the_plain_formulation(weights):
     content, style, generated = bench.images(height, width)
     graph = VGGGraph(weights, height, width)
     graph.flipped_gradient = True
-    names = [config.CONTENT_LAYER] + bench.STYLE_NAMES
+    names = [config.CONTENT_LAYER] + STYLE_NAMES
     a_C = graph.forward(content, [config.CONTENT_LAYER])[config.CONTENT_LAYER]
-    G_S = style_grams(graph.forward(style, bench.STYLE_NAMES), config.STYLE_LAYERS)
+    a_S = graph.forward(style, STYLE_NAMES)
     layers = graph.layers[: graph.layers.index("conv5_1") + 1]
-    J_plain, grad_plain = _plain_cost_and_gradient(weights, generated, layers, a_C, G_S)
+    J_plain, grad_plain = _plain_cost_and_gradient(weights, generated, layers, a_C, a_S)
     image = tf.constant(generated)
     for flipped in (True, False):
         graph.flipped_gradient = flipped
         with tf.GradientTape() as tape:
             tape.watch(image)
-            J = _cost(graph.forward(image, names), a_C, G_S)
+            J = _cost(graph.forward(image, names), a_C, a_S)
         grad = tape.gradient(J, image)
         np.testing.assert_allclose(J, J_plain, rtol=1e-6)
         scale = np.abs(grad_plain).max()
@@ -156,7 +157,7 @@ def test_conv_relu_gradient_is_the_input_gradient(shape):
 
 def test_xla_gives_the_same_J(weights_h5):
     imgs = bench.images(32, 48)
-    runs = {xla: bench.nst_step(weights_h5, *imgs, xla=xla)[0] for xla in (False, True)}
+    runs = {xla: bench.nst_step(weights_h5, *imgs, xla=xla) for xla in (False, True)}
     J = {xla: [float(step()) for _ in range(3)] for xla, step in runs.items()}
     np.testing.assert_allclose(J[True], J[False], rtol=1e-4)
 
@@ -177,8 +178,8 @@ def test_baseline_solves_the_same_problem_with_max_pooling(weights_h5, weights):
     )
     graph = VGGGraph(weights, 64, 96, pooling="max")
     a_C = graph.forward(content, [config.CONTENT_LAYER])[config.CONTENT_LAYER]
-    G_S = style_grams(graph.forward(style, bench.STYLE_NAMES), config.STYLE_LAYERS)
-    ours = _cost(graph.forward(generated, [config.CONTENT_LAYER] + bench.STYLE_NAMES), a_C, G_S)
+    a_S = graph.forward(style, STYLE_NAMES)
+    ours = _cost(graph.forward(generated, [config.CONTENT_LAYER] + STYLE_NAMES), a_C, a_S)
     np.testing.assert_allclose(float(step()), float(ours), rtol=1e-4)
     assert not np.array_equal(image.numpy(), generated)  # the step did update the image
 

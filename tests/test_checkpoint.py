@@ -9,13 +9,11 @@ import pytest
 
 from nst import checkpoint as ckpt
 from nst.checkpoint import (
-    MUST_MATCH,
     Checkpoint,
     changed_settings,
     check_compatible,
     load_checkpoint,
     save_checkpoint,
-    settings_from_options,
 )
 from nst.errors import NSTError
 from nst.report import Row
@@ -43,7 +41,9 @@ def example(seed=0, rows=3):
         "v": rng.random(image.shape).astype(np.float32),
         "t": np.float32(rows),
     }
-    history = [Row(i, 1e9 / (i + 1), 1e3 + i, 2.5e7 / (i + 1), 0.1 * i) for i in range(rows)]
+    history = [
+        Row(i, {"J": 1e9 / (i + 1), "J_content": 1e3 + i, "J_style": 2.5e7 / (i + 1)}, 0.1 * i) for i in range(rows)
+    ]
     return image, rows, state, history, SETTINGS
 
 
@@ -130,14 +130,35 @@ def test_save_refuses_what_it_cannot_store(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_settings_from_options_are_json_and_compatible_with_themselves(tmp_path):
-    from nst.options import Options  # imports TensorFlow (through nst.vgg): only here
+def test_settings_are_json_and_compatible_with_themselves(tmp_path):
+    from nst.options import MUST_MATCH, Options, settings  # imports TensorFlow (through nst.vgg): only here
 
-    settings = settings_from_options(Options())
-    assert json.loads(json.dumps(settings)) == settings
-    assert set(MUST_MATCH) <= set(settings) and settings["optimizer"] == "adam"
-    save_checkpoint(tmp_path / "c.npz", example()[0], 0, {}, [], settings)
-    check_compatible(load_checkpoint(tmp_path / "c.npz"), settings_from_options(Options()))
+    recorded = settings(Options())
+    assert json.loads(json.dumps(recorded)) == recorded
+    assert set(MUST_MATCH) <= set(recorded) and recorded["optimizer"] == "adam"
+    save_checkpoint(tmp_path / "c.npz", example()[0], 0, {}, [], recorded)
+    check_compatible(load_checkpoint(tmp_path / "c.npz"), settings(Options()))
+
+
+def test_checkpoints_written_before_costs_were_named_still_load(tmp_path):
+    # The first format: no "costs" in meta, five columns (iteration, J, J_content, J_style, seconds).
+    image = example()[0]
+    old_rows = np.array([[0, 3e9, 8e3, 7e7, 1.5], [1, 2e9, 9e3, 5e7, 3.0]])
+    meta = np.array(json.dumps({"format": 1, "settings": SETTINGS}))
+    path = write_npz(tmp_path / "old.npz", image=image, iteration=np.int64(2), rows=old_rows, meta=meta)
+    loaded = load_checkpoint(path)
+    assert [row.costs for row in loaded.rows] == [
+        {"J": 3e9, "J_content": 8e3, "J_style": 7e7},
+        {"J": 2e9, "J_content": 9e3, "J_style": 5e7},
+    ]
+    assert [row.seconds for row in loaded.rows] == [1.5, 3.0] and loaded.iteration == 2
+
+
+def test_named_costs_round_trip_with_a_tv_column(tmp_path):
+    image, iteration, state, rows, settings = example()
+    rows = [Row(r.iteration, {**r.costs, "J_tv": 400.0 + r.iteration}, r.seconds) for r in rows]
+    save_checkpoint(tmp_path / "c.npz", image, iteration, state, rows, settings)
+    assert load_checkpoint(tmp_path / "c.npz").rows == rows
 
 
 # ---------------------------------------------------------------- atomic
@@ -158,7 +179,7 @@ def test_failure_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch, f
     with pytest.raises((NSTError, KeyboardInterrupt)) as info:
         save_checkpoint(path, *example(seed=2))
     if isinstance(failure, OSError):
-        assert str(info.value).startswith(f"{path}: cannot write the checkpoint") and "\n" not in str(info.value)
+        assert str(info.value).startswith(f"{path}: cannot write (disk full)") and "\n" not in str(info.value)
     monkeypatch.undo()
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["run.npz"]
     assert np.array_equal(load_checkpoint(path).image, image)

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from nst.bench import exercise_scale
 from nst.config import ALPHA, BETA, CONTENT_IMAGE, CONTENT_LAYER, MEANS, STYLE_IMAGE, STYLE_LAYERS
-from nst.costs import compute_content_cost, compute_style_cost_from_grams, style_grams, total_cost
+from nst.costs import compute_content_cost, compute_style_cost, total_cost
 from nst.costs.variation import total_variation_cost
 from nst.images import generate_noise_image, load_image
 from nst.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
-from nst.vgg import load_vgg_model
+from nst.objective import make_cost
+from nst.options import Options
 
 SHAPE = (1, 4, 5, 3)
 
@@ -163,30 +165,29 @@ HEIGHT, WIDTH = 48, 64
 def problem(weights_h5):
     content = load_image(CONTENT_IMAGE, HEIGHT, WIDTH)
     style = load_image(STYLE_IMAGE, HEIGHT, WIDTH)
-    graph = load_vgg_model(weights_h5, HEIGHT, WIDTH)
-    a_C = graph.forward(content, [CONTENT_LAYER])[CONTENT_LAYER]
-    G_S = style_grams(graph.forward(style, [name for name, _ in STYLE_LAYERS]), STYLE_LAYERS)
+    scale = exercise_scale(weights_h5, content, style)
+    a_C, a_S = scale.a_C, scale.styles[0][1]
     G0 = generate_noise_image(content, seed=0)
     # The one traced value_and_grad of this file (tracing VGG19 is the slow part); other
     # tests run make_value_and_grad's Python function eagerly via .python_function.
-    value_and_grad = make_value_and_grad(graph, a_C, G_S, CONTENT_LAYER, STYLE_LAYERS, ALPHA, BETA)
-    return graph, a_C, G_S, G0, value_and_grad
+    value_and_grad = make_value_and_grad(make_cost(scale, Options()), G0.shape)
+    return scale, a_C, a_S, G0, value_and_grad
 
 
-def eager_costs(graph, a_C, G_S, image):
+def eager_costs(scale, a_C, a_S, image):
     """J, ∂J/∂G and the parts, computed eagerly the way nst.train's step does."""
     image = tf.constant(image)
     with tf.GradientTape() as tape:
         tape.watch(image)
-        a_G = graph.forward(image, (CONTENT_LAYER,) + tuple(name for name, _ in STYLE_LAYERS))
+        a_G = scale.graph.forward(image, (CONTENT_LAYER,) + tuple(name for name, _ in STYLE_LAYERS))
         J_content = compute_content_cost(a_C, a_G[CONTENT_LAYER])
-        J_style = compute_style_cost_from_grams(G_S, a_G, STYLE_LAYERS)
+        J_style = compute_style_cost(a_S, a_G, STYLE_LAYERS)
         J = total_cost(J_content, J_style, ALPHA, BETA)
     return float(J), tape.gradient(J, image).numpy(), float(J_content), float(J_style)
 
 
 def test_ten_iterations_lower_the_cost_and_trace_once(problem):
-    graph, a_C, G_S, G0, value_and_grad = problem
+    scale, a_C, a_S, G0, value_and_grad = problem
     J0 = float(value_and_grad(tf.constant(G0))[0])
     result = minimize_lbfgs(value_and_grad, G0, iterations=10, bounds=PIXEL_BOUNDS)
     assert len(result.losses) == 10 and result.status == "done"
@@ -196,16 +197,16 @@ def test_ten_iterations_lower_the_cost_and_trace_once(problem):
     # Bounds: every pixel of the result is a displayable colour.
     rgb = result.x + np.asarray(MEANS, np.float32)
     assert rgb.min() >= -1e-3 and rgb.max() <= 255 + 1e-3
-    assert set(result.extras[-1]) == {"J_content", "J_style", "J_tv"}
+    assert set(result.extras[-1]) == {"J", "J_content", "J_style"}
     J_parts = ALPHA * result.extras[-1]["J_content"] + BETA * result.extras[-1]["J_style"]
     assert float(J_parts) == pytest.approx(result.losses[-1], rel=1e-5)
 
 
 def test_value_and_grad_agrees_with_the_training_steps_costs(problem):
-    graph, a_C, G_S, G0, value_and_grad = problem
+    scale, a_C, a_S, G0, value_and_grad = problem
     J, grad, extras = value_and_grad(tf.constant(G0))
     assert J.dtype == tf.float32 and J.shape == () and grad.shape == (1, HEIGHT, WIDTH, 3)
-    J_eager, grad_eager, J_content, J_style = eager_costs(graph, a_C, G_S, G0)
+    J_eager, grad_eager, J_content, J_style = eager_costs(scale, a_C, a_S, G0)
     assert float(J) == pytest.approx(J_eager, rel=1e-5)
     assert float(extras["J_content"]) == pytest.approx(J_content, rel=1e-5)
     assert float(extras["J_style"]) == pytest.approx(J_style, rel=1e-5)
@@ -214,11 +215,11 @@ def test_value_and_grad_agrees_with_the_training_steps_costs(problem):
 
 
 def test_tv_weight_adds_the_total_variation_cost(problem):
-    graph, a_C, G_S, G0, _ = problem
-    smooth = make_value_and_grad(graph, a_C, G_S, CONTENT_LAYER, STYLE_LAYERS, ALPHA, BETA, tv_weight=1e4)
+    scale, a_C, a_S, G0, _ = problem
+    smooth = make_value_and_grad(make_cost(scale, Options(tv_weight=1e4)), G0.shape)
     x = tf.constant(G0)
     J_smooth, grad_smooth, extras = smooth.python_function(x)  # eagerly: no second trace of VGG19
-    J_plain, grad_plain, _, _ = eager_costs(graph, a_C, G_S, G0)
+    J_plain, grad_plain, _, _ = eager_costs(scale, a_C, a_S, G0)
     J_tv = float(total_variation_cost(G0))
     assert float(extras["J_tv"]) == pytest.approx(J_tv, rel=1e-5)
     assert float(J_smooth) == pytest.approx(J_plain + 1e4 * J_tv, rel=1e-5)
