@@ -377,14 +377,14 @@ def progress_html(steps):
 
 
 def plot_frame(steps):
-    """The costs in long form for gr.LinePlot: iteration, term, log10 of its value (J spans
-    orders of magnitude more than its terms). A cost of 0 (J_content while the image is still
-    the content) is NaN, a gap: every term stays in every frame, as the plot keeps only the
-    terms its first frame had."""
+    """The costs in long form for gr.LinePlot: iterations done (as the progress bar counts
+    them), term, log10 of its value (J spans orders of magnitude more than its terms). A cost
+    of 0 (J_content while the image is still the content) is NaN, a gap: every term stays in
+    every frame, as the plot keeps only the terms its first frame had."""
     import pandas as pd
 
     rows = [
-        (step.iteration, term, math.log10(value) if value > 0 and math.isfinite(value) else math.nan)
+        (step.iteration + 1, term, math.log10(value) if value > 0 and math.isfinite(value) else math.nan)
         for step in steps
         for term, value in step.costs.items()
     ]
@@ -548,6 +548,7 @@ def _layout(gr, settings):
                 y="log10 cost",
                 color="term",
                 color_map=TERM_COLORS,
+                x_axis_format="d",  # whole iterations
                 label="Cost (log10)",
                 elem_id="nst-plot",
             )
