@@ -338,9 +338,15 @@ def _default_text(f):
         return "x".join(map(str, f.default))
     if f.default in (None, (), False):
         return None
-    if isinstance(f.default, tuple):
-        return " ".join(map(str, f.default))
-    return str(f.default)
+    values = f.default if isinstance(f.default, tuple) else (f.default,)
+    return " ".join(str(_relative(value)) for value in values)
+
+
+def _relative(value):
+    """A path inside the repository as the README writes it (images/..., output)."""
+    if isinstance(value, Path) and value.is_relative_to(config.ROOT):
+        return value.relative_to(config.ROOT)
+    return value
 
 
 def build_parser(prog="nst train"):
