@@ -57,8 +57,10 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".we
 DEFAULT_OUTPUT = Path("output/batch")
 # Options that belong to the batch, not to the jobs' `nst train` options.
 OWN = ("content", "style", "output_dir", "quiet", "debug")
+# A checkpoint names the inputs of the run that wrote it, which a batch job reads from a copy.
+UNSUPPORTED = ("resume",)
 # Options naming files a job reads: sent to the workers along with the job.
-INPUT_FIELDS = ("content", "style", "costs", "resume")
+INPUT_FIELDS = ("content", "style", "costs")
 MEMORY_PER_WORKER = 1.5e9  # bytes; a 300x400 run peaks at 1.3 GB (README), so one worker per 1.5 GB at most
 TRUE, FALSE = {"1", "true", "yes", "on", "x"}, {"0", "false", "no", "off"}
 
@@ -81,7 +83,7 @@ def build_parser():
         s
         for a in train_parser()._actions
         for s in a.option_strings
-        if s.startswith("--") and a.dest not in (*OWN, "help")
+        if s.startswith("--") and a.dest not in (*OWN, *UNSUPPORTED, "help")
     ]
     p = argparse.ArgumentParser(
         prog="python -m nst.batch",
@@ -141,13 +143,16 @@ def parse_batch_args(argv):
     parser.error = lambda message: _raise(f"{message}; see `python -m nst.batch --help`")
     args, shared = parser.parse_known_args(argv)
     if any(a == "--resume" or a.startswith("--resume=") for a in shared):
-        raise NSTError("--resume: continues one run; give it per job in a --manifest column instead")
+        raise NSTError(RESUME_ERROR)
     parse_args([*shared, "--content", "c.jpg", "--style", "s.jpg"])  # a bad shared option: one line, exit 2
     if args.manifest and (args.content or args.style):
         raise NSTError("--manifest: give either a manifest or --content and --style, not both")
     if not args.manifest and not (args.content and args.style):
         raise NSTError("no jobs: give --content and --style (files or folders), or --manifest jobs.csv")
     return args, shared
+
+
+RESUME_ERROR = "--resume: not for nst batch (it continues one run); resume that run with nst train --resume"
 
 
 def _raise(message):
@@ -248,6 +253,8 @@ def _column_flag(path, header):
     if key in ("content", "style", "name"):
         return None
     flag = "--" + key.replace("_", "-")
+    if flag == "--resume":
+        raise NSTError(f"{path}: column {header!r}: {RESUME_ERROR}")
     for action in train_parser()._actions:
         if flag in action.option_strings and action.dest not in OWN:
             return action
@@ -518,6 +525,10 @@ def local_size(workers, threads):
 
 def start_ray(args):
     """Connect to Ray; returns (ray module, job slots, whether this process started it, seconds)."""
+    if args.address and "RAY_AUTH_MODE" not in os.environ and _ray_token_available():
+        # `ray start` (Ray >= 2.5x) turns token authentication on and saves the token; a driver
+        # connecting to it must say it uses one, or the cluster refuses it.
+        os.environ["RAY_AUTH_MODE"] = "token"
     try:
         import ray
     except ImportError:
@@ -538,12 +549,21 @@ def start_ray(args):
             ) from None
         owned = True
     else:
-        ray.init(num_cpus=workers * threads, include_dashboard=False, **quiet)
+        # address="local": a new instance, even when another one runs on this machine
+        ray.init(address="local", num_cpus=workers * threads, include_dashboard=False, **quiet)
         owned = True
     args.threads_per_job = threads
     cpus = int(ray.cluster_resources().get("CPU", threads))
     slots = workers if (owned and not args.address) else max(1, cpus // threads)
     return ray, slots, owned, time.perf_counter() - started
+
+
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _ray_token_available():
+    return bool(os.environ.get("RAY_AUTH_TOKEN")) or (Path.home() / ".ray" / "auth_token").is_file()
 
 
 class Results:
@@ -582,7 +602,7 @@ class Batch:
         )
         self.inputs = {}  # path -> ObjectRef of its bytes, while jobs still need it
         self.stop = threading.Event()
-        self.started = None
+        self.started = self.finished = None  # perf_counter() at the first submission and after the last result
 
     def run(self, jobs, bar):
         """Keep at most twice the slots in flight (Ray queues the rest), until done or stopped."""
@@ -607,6 +627,7 @@ class Batch:
         if pending or queue:
             self.cancel(pending)
             self.results.counts["cancelled"] += len(pending) + len(queue)
+        self.finished = time.perf_counter()
 
     def submit(self, job, uses):
         """Start a job as a Ray task; a job that cannot start is recorded as failed (returns None)."""
@@ -825,7 +846,7 @@ def main(argv=None):
                 batch = Batch(ray, args, slots, weights, results)
                 threads = args.threads_per_job
                 results.log(
-                    f"nst batch: {len(todo)} jobs to run, {len(skipped)} already done; {slots} at once × "
+                    f"nst batch: {_plural(len(todo), 'job')} to run, {len(skipped)} already done; {slots} at once × "
                     f"{threads} thread{'s' if threads > 1 else ''}"
                 )
                 with progress_bar(len(todo), args.quiet) as bar, _stop_on_ctrl_c(batch.stop):
@@ -836,13 +857,14 @@ def main(argv=None):
     finally:
         compact_results(out / RESULTS)
     counts, total = results.counts, time.perf_counter() - began
-    running = time.perf_counter() - batch.started if batch and batch.started else 0.0
+    running = batch.finished - batch.started if batch and batch.finished else 0.0
     rate = 3600 * counts["done"] / running if running > 0 else 0.0
     print(
         f"nst batch: {counts['done']} done, {counts['failed']} failed, {len(skipped)} skipped"
         + (f", {counts['cancelled']} cancelled" if counts["cancelled"] else "")
-        + f" in {total:.1f} s (Ray start {ray_seconds:.1f} s, jobs {running:.1f} s, their own time "
-        f"{results.job_seconds:.1f} s); {rate:.0f} images per hour; results in {out / RESULTS}",
+        + f" in {total:.1f} s: Ray start {ray_seconds:.1f} s, jobs {running:.1f} s on {batch.slots if batch else 0} "
+        f"slots (their own times add up to {results.job_seconds:.1f} s); {rate:.0f} images per hour; "
+        f"results in {out / RESULTS}",
         flush=True,
     )
     if batch and batch.stop.is_set():

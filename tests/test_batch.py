@@ -33,7 +33,7 @@ def ray_local(weights_h5, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NST_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))  # the workers inherit it
         mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
         yield ray
         ray.shutdown()
 
