@@ -86,9 +86,9 @@ def build_parser():
         if s.startswith("--") and a.dest not in (*OWN, *UNSUPPORTED, "help")
     ]
     p = argparse.ArgumentParser(
-        prog="python -m nst.batch",
+        prog="nst batch",
         description="Style transfer for many content × style pairs (or a manifest's rows), run as Ray tasks.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Formatter,
         allow_abbrev=False,  # unknown options go to `nst train`; no guessing
         epilog="Every option of `nst train` applies to all jobs (see `nst train --help`): "
         + " ".join(train_flags)
@@ -116,6 +116,15 @@ def build_parser():
     return p
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Shows a default only where there is one to show."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return f"{action.help} (default: {action.default})"
+
+
 def _at_least(minimum, flag):
     def parse(text):
         try:
@@ -140,7 +149,7 @@ def _at_least_0(flag):
 def parse_batch_args(argv):
     """argv -> (batch options, the argv of `nst train` options shared by all jobs)."""
     parser = build_parser()
-    parser.error = lambda message: _raise(f"{message}; see `python -m nst.batch --help`")
+    parser.error = lambda message: _raise(f"{message}; see `nst batch --help`")
     args, shared = parser.parse_known_args(argv)
     if any(a == "--resume" or a.startswith("--resume=") for a in shared):
         raise NSTError(RESUME_ERROR)
