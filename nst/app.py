@@ -535,7 +535,10 @@ def _layout(gr, settings):
                         label="Preserve colours",
                         info=_parser_help("preserve_colors"),
                     )
-                    ui.seed = gr.Number(None, precision=0, label="Seed", info="empty: random", elem_id="nst-seed")
+                    # A textbox: gr.Number shows None as 0, which would fix the seed at 0.
+                    ui.seed = gr.Textbox(
+                        "", label="Seed", placeholder="random", info=_parser_help("seed"), elem_id="nst-seed"
+                    )
             with gr.Row():
                 ui.run = gr.Button("Run", variant="primary", elem_id="nst-run")
                 ui.stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="nst-stop")

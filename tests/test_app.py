@@ -279,9 +279,15 @@ class Page:
         """Upload the images (paths, or Playwright's {name, mimeType, buffer}), set size and iterations."""
         self.page.locator("#nst-content input[type=file]").set_input_files(content)
         self.page.locator("#nst-style input[type=file]").set_input_files(style)
-        self.page.locator("#nst-size textarea, #nst-size input").first.fill(size)
-        self.page.locator("#nst-iterations input").fill(str(iterations))
+        self.set("#nst-size", size)
+        self.set("#nst-iterations", iterations)
         self.page.wait_for_selector("#nst-style img")  # both uploads shown
+
+    def set(self, box, value):
+        """Type ``value`` into a textbox or number box and leave it (Tab), as a user does."""
+        field = self.page.locator(f"{box} textarea, {box} input").first
+        field.fill(str(value))
+        field.press("Tab")
 
     def run(self):
         self.page.locator("#nst-run").click()
@@ -405,8 +411,9 @@ def test_two_tabs_get_their_own_jobs_and_closing_one_stops_its_job(browser, stud
 
 def test_a_failing_job_shows_its_error_and_the_server_keeps_serving(tab, studio):
     tab.fill(iterations=3)
-    tab.page.locator("#nst-more").click()
-    tab.page.locator("#nst-alpha input").fill("1e38")  # J overflows float32 at the first step: NaN
+    tab.page.locator("#nst-more").click()  # "More settings", rendered when opened
+    assert tab.page.locator("#nst-seed textarea, #nst-seed input").first.input_value() == ""  # random
+    tab.set("#nst-alpha", "1e38")  # J overflows float32 at the first step: NaN
     tab.run()
     text = tab.status(r"error")
     assert "NaN" in text or "infinite" in text, text
