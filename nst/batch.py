@@ -431,12 +431,13 @@ def run_job(spec, threads):
     """
     started = time.perf_counter()
     _reset_peak_memory()
-    from nst.runtime import configure_threads, peak_rss_mb
+    from nst.runtime import configure_threads, describe_threads, peak_rss_mb
 
     row = {"host": socket.gethostname(), "pid": os.getpid()}
     files, renames = {}, {}
     try:
         configure_threads(threads, threads)  # before this process's first TensorFlow operation
+        row["threads"] = describe_threads()
         from nst.train import run
 
         with tempfile.TemporaryDirectory(prefix="nst-job-") as scratch:

@@ -20,7 +20,7 @@ import pytest
 import ray
 from PIL import Image
 
-from nst.batch import RESULTS, main
+from nst.batch import RESULTS, main, sha256_file
 from nst.config import ROOT
 from nst.errors import run_cli
 
@@ -103,7 +103,7 @@ def test_an_invalid_batch_exits_2_with_one_line(argv, message, tmp_path, capsys)
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
-def test_pairs_make_every_folder_and_row(pairs):
+def test_pairs_make_every_folder_and_row(pairs, weights_h5):
     _, out, code = pairs
     assert code == 0
     names = {"bridge__starry", "bridge__wave", "cat__starry", "cat__wave"}
@@ -112,12 +112,17 @@ def test_pairs_make_every_folder_and_row(pairs):
     assert {r["job"] for r in rows} == names and len(rows) == 4
     for row in rows:
         assert row["status"] == "done" and row["error"] is None
+        assert row["threads"] == {"intra": 1, "inter": 1}  # 2 CPUs, 1 thread per job
         assert row["J"] > 0 and row["seconds"] > 0 and row["peak_memory_mb"] > 100
         assert row["options"]["iterations"] == 2 and row["options"]["size"] == [32, 48]
         with Image.open(out / row["image"]) as image:
             assert image.size == (48, 32)
         assert (out / row["job"] / "losses.csv").is_file()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no folder left half-written
+    # The workers got the weights through Ray's object store into this node's (fresh) cache.
+    (cached,) = Path(os.environ["NST_CACHE_DIR"]).iterdir()
+    assert cached.name.endswith(weights_h5.name) and sha256_file(cached) == sha256_file(weights_h5)
+    assert {r["weights_sha256"] for r in rows} == {sha256_file(weights_h5)}
 
 
 def test_a_rerun_skips_every_finished_job(pairs, capsys):
@@ -174,6 +179,13 @@ def test_manifest_rows_with_their_own_options(ray_local, inputs, tmp_path):
         assert image.size == (64, 32)
     assert rows["no_style"]["error"] == f"{manifest} line 3: needs a content and a style image"
     assert rows["typo"]["status"] == "failed" and "--iterations 'abc': not a whole number" in rows["typo"]["error"]
+
+    # --force runs the done job again (the bad rows fail again)
+    image = out / rows["cat__wave"]["image"]
+    before = image.stat().st_mtime_ns
+    assert main(["--manifest", str(manifest), "--output-dir", str(out), *SMALL, "--force"]) == 1
+    assert image.stat().st_mtime_ns != before
+    assert len(rows_of(out)) == 3
 
 
 def busy_workers():
