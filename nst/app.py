@@ -757,13 +757,13 @@ def _port(text):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise NSTError(f"{message}; see `python -m nst.app --help`")
+        raise NSTError(f"{message}; see `nst app --help`")
 
 
 def parse_settings(argv):
     d = Settings()
     p = _Parser(
-        prog="python -m nst.app",
+        prog="nst app",  # or python -m nst.app
         description="nst studio: style transfer in the browser, on this machine.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -328,7 +328,9 @@ def tab(browser, studio):
     tab.close()
 
 
-def test_page_refuses_a_bad_upload_then_runs_a_job_and_downloads_it(tab, studio, tmp_path):
+def test_page_refuses_a_bad_upload_then_runs_a_quality_job_and_downloads_it(tab, studio, tmp_path):
+    from playwright.sync_api import expect
+
     page = tab.page
     assert page.title() == "nst studio"
     assert page.locator("#nst-size textarea, #nst-size input").first.input_value() == "300x400"  # the CLI's
@@ -344,6 +346,10 @@ def test_page_refuses_a_bad_upload_then_runs_a_job_and_downloads_it(tab, studio,
     page.locator("#nst-content button[aria-label='Remove Image']").click()  # the page still works
     page.locator("#nst-content input[type=file]").set_input_files(str(CONTENT))
     page.wait_for_selector("#nst-content img")
+    page.get_by_label("quality").check()  # the preset sets the knobs to its values, as the CLI's
+    expect(page.locator("#nst-iterations input")).to_have_value(str(Options(preset="quality").iterations))
+    tab.set("#nst-size", SIZE)
+    tab.set("#nst-iterations", 3)
     tab.run()
     text = tab.status(r"^Done")
     assert "3 iterations" in text
@@ -351,7 +357,7 @@ def test_page_refuses_a_bad_upload_then_runs_a_job_and_downloads_it(tab, studio,
     assert len(read_losses(job)) == 3
 
     listed = re.sub(r"\s", "", page.locator("#nst-downloads").inner_text())
-    assert "generated_image.jpg" in listed and "losses.csv" in listed
+    assert "generated_image.jpg" in listed and "losses.csv" in listed and "progress.gif" in listed
     with page.expect_download() as download:
         page.locator("#nst-downloads a").first.click()
     assert download.value.suggested_filename == "generated_image.jpg"
