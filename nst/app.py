@@ -136,7 +136,7 @@ class Form:
     beta: float | None = None
     tv_weight: float | None = None
     preserve_colors: str | None = None
-    seed: int | float | None = None
+    seed: str | int | None = None  # "" or None: random
 
 
 def _number_text(value):
@@ -221,6 +221,7 @@ class Job:
         self.stop = threading.Event()
         self.updates = queue.Queue()
         self.thread = None
+        self.total = options.iterations  # iterations in the run: more with several scales (see Step.total)
         self._last_preview = -math.inf
 
     def start(self):
@@ -241,7 +242,7 @@ class Job:
     def _on_iteration(self, step):
         now = time.monotonic()
         last = step.iteration + 1 >= step.total
-        picture = None
+        picture, self.total = None, step.total
         if last or now - self._last_preview >= PREVIEW_SECONDS:
             picture, self._last_preview = step.image(), now
         self.updates.put(Step(step.iteration, step.total, dict(step.costs), step.seconds, picture))
@@ -298,9 +299,10 @@ class Jobs:
         for job in jobs:
             job.stop.set()
         deadline = time.monotonic() + wait
-        for job in jobs:
-            if job.thread is not None:
-                job.thread.join(max(0.0, deadline - time.monotonic()))
+        # Every job thread, also of jobs already forgotten (their page closed) that are still saving.
+        for thread in threading.enumerate():
+            if thread.name.startswith("nst-job-"):
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def log(line):
@@ -411,7 +413,7 @@ def end_text(job, ended):
             f"Files in `{job.files.folder}`."
         )
     return (
-        f"Stopped after {len(rows)} of {job.options.iterations} iterations; the current image is kept. "
+        f"Stopped after {len(rows)} of {job.total} iterations; the current image is kept. "
         f"Files in `{job.files.folder}`."
     )
 
