@@ -48,7 +48,7 @@ from nst.outputs import RunFiles  # noqa: E402
 
 TITLE = "nst studio"
 DEFAULT_OUTPUT = config.OUTPUT_DIR / "studio"
-DEFAULT_MAX_SIZE = 1024  # long side, pixels: 1024 needs about 2-3 GB and many minutes on a CPU
+DEFAULT_MAX_SIZE = 1024  # long side, pixels; 2048 took 16 min and 7.5 GiB on the README's CPU
 DEFAULT_MAX_UPLOAD_MB = 50.0
 MAX_STYLES = 3  # style slots on the page (the CLI takes any number)
 PREVIEW_SECONDS = 1.0  # the current image is sent at most this often (and at the last iteration)
