@@ -10,8 +10,14 @@ None of these changes what is computed, only how:
   bf16 runs anywhere; fp16 is meant for GPUs (tensor cores).
 - XLA is ``Options(xla=True)`` (``--xla``): Adam's traced step is compiled with ``jit_compile=True``.
 
-A GPU needs no switch: TensorFlow places the operations on it when it sees one.
+A GPU needs no switch: TensorFlow places the operations on it when it sees one. But
+``pip install tensorflow`` alone brings no CUDA libraries, so on a machine with an NVIDIA
+GPU it quietly runs on the CPU; ``describe_device`` (the run's first line) says so and how
+to fix it (``pip install -e .[gpu]``, TensorFlow's ``and-cuda`` extra).
 """
+
+import os
+import shutil
 
 import tensorflow as tf
 
@@ -51,6 +57,24 @@ def describe_threads():
         "intra": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter": tf.config.threading.get_inter_op_parallelism_threads(),
     }
+
+
+def nvidia_driver_present():
+    """Whether this machine has an NVIDIA driver (its /proc entry, or nvidia-smi on the PATH)."""
+    return os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi") is not None
+
+
+def describe_device():
+    """Where training runs, for the run's first line; with a fix when a GPU goes unused."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"GPU ({len(gpus)} found)"
+    if nvidia_driver_present():
+        return (
+            "CPU: this machine has an NVIDIA driver, but TensorFlow found no GPU (its CUDA libraries are "
+            "missing); `pip install -e .[gpu]` installs them"
+        )
+    return "CPU (TensorFlow sees no GPU)"
 
 
 def onednn_enabled():

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 from nst.animation import iteration_images, make_contact_sheet, make_gif
 from nst.checkpoint import check_compatible, load_checkpoint, save_checkpoint
@@ -36,6 +35,7 @@ from nst.optimize import OPTIMIZERS
 from nst.options import parse_args, settings
 from nst.outputs import RunFiles
 from nst.report import Progress, Recorder, write_losses
+from nst.runtime import describe_device
 from nst.stylize import prepare, scales, upsample
 from nst.vgg_files import read_vgg19_weights
 from nst.weights import KERAS_H5, MATCONVNET_MAT
@@ -62,11 +62,6 @@ def load_weights(path):
     except OSError:
         return read_vgg19_weights(path)  # let the reader say what is wrong, in its words
     return _read_weights(path, (stat.st_size, stat.st_mtime_ns))
-
-
-def describe_device():
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"GPU ({len(gpus)} found)" if gpus else "CPU (TensorFlow sees no GPU)"
 
 
 @dataclass

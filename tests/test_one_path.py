@@ -200,3 +200,17 @@ def test_nst_command_runs_train_help():
     assert result.stderr == ""  # TensorFlow's start-up lines are held back
     listing = subprocess.run([str(nst), "--help"], capture_output=True, text=True, timeout=120).stdout
     assert all(command in listing for command in ("train", "weights", "bench"))
+
+
+def test_the_first_line_names_the_device_and_an_unused_gpu(monkeypatch):
+    import tensorflow as tf
+
+    from nst import runtime
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(runtime, "nvidia_driver_present", lambda: False)
+    assert runtime.describe_device() == "CPU (TensorFlow sees no GPU)"
+    monkeypatch.setattr(runtime, "nvidia_driver_present", lambda: True)
+    assert "pip install -e .[gpu]" in runtime.describe_device()
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"])
+    assert runtime.describe_device() == "GPU (1 found)"
