@@ -11,9 +11,13 @@ Modules, in the order the exercise meets them:
 - ``nst.train``      ``run(options, on_iteration, should_stop)`` and ``nst train``
 
 Beyond the exercise: ``nst.options`` (every option, declared once), ``nst.stylize`` and
-``nst.targets`` (sizes, scales, targets), ``nst.lbfgs``, ``nst.color``, ``nst.checkpoint``,
-``nst.animation``, ``nst.report``, ``nst.outputs`` (the files a run writes), ``nst.bench``
-and ``nst.cli`` (the ``nst`` command).
+``nst.targets`` (sizes, scales, targets), ``nst.optimize`` (Adam and L-BFGS), ``nst.lbfgs``,
+``nst.color``, ``nst.checkpoint``, ``nst.animation``, ``nst.report``, ``nst.outputs`` (the
+files a run writes), ``nst.bench`` and ``nst.cli`` (the ``nst`` command).
+
+Front ends, all driving ``nst.train.run``: ``nst.app`` (the web studio), ``nst.batch`` (many
+runs on Ray); and for teaching: ``nst.grader`` (checks that name a learner's mistake),
+``nst.exercise`` (the student edition) and ``nst.grade`` (grade a submission).
 """
 
 import os
