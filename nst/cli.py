@@ -16,6 +16,8 @@ COMMANDS = {
     "bench": ("nst.bench", "time the training step against a textbook baseline"),
     "app": ("nst.app", "nst studio: style transfer in the browser (needs the app extra)"),
     "batch": ("nst.batch", "style transfer for many image pairs, run on Ray (needs the batch extra)"),
+    "exercise": ("nst.exercise", "write the student edition of the exercise notebook (nbgrader)"),
+    "grade": ("nst.grade", "run a submitted exercise notebook and grade its functions"),
 }
 
 
