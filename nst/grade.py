@@ -111,6 +111,7 @@ def _nst_grade_check(name):
                 args.append(namespace["generated_image"])
             check = nst.grader.CHECKS[name](*args, quiet=True)
             result.update(passed=bool(check.passed), points=float(check.points), message=str(check.message))
+            result.update(mistake=str(getattr(check, "mistake", "")))
         except Exception as err:
             result.update(passed=False, points=0.0, message=f"could not be checked: {type(err).__name__}: {err}")
     sys.stdout.write(MARK + json.dumps(result) + "\\n")
@@ -203,6 +204,7 @@ class Kernel:
     def __init__(self, nb, folder, env, timeout):
         from nbclient import NotebookClient
 
+        (folder / "work").mkdir(parents=True, exist_ok=True)  # again: a cell may have deleted it
         self.km = pinned_kernel_manager(folder / "kernels")
         self.client = NotebookClient(
             nb,
@@ -244,7 +246,7 @@ class Kernel:
         if content.get("status") != "error":
             return Outcome("ok")
         if content.get("ename") == TIMEOUT_ENAME:
-            return Outcome("timeout", f"did not finish within {timeout} s (an infinite loop?)")
+            return Outcome("timeout", f"did not finish within {timeout:g} s (an infinite loop?)")
         evalue = " ".join(str(content.get("evalue", "")).split())
         return Outcome("error", f"{content.get('ename')}: {evalue}" if evalue else str(content.get("ename")))
 
@@ -274,6 +276,7 @@ class FunctionGrade:
     points: float
     max_points: float
     message: str
+    mistake: str = ""  # nst.grader's key for what its check recognised ("bare-reshape", ...), if anything
 
 
 @dataclass
@@ -352,14 +355,14 @@ class Grading:
 
     def after_timeout(self, kernel, index):
         """Find the graded function a timed-out cell was running and stub it; 'dead' if the kernel hangs."""
-        probe = self.add_cell(AFTER_TIMEOUT_CELL, NAMES=list(self.points), SECONDS=self.timeout)
+        probe = self.add_cell(AFTER_TIMEOUT_CELL, NAMES=list(self.points), SECONDS=f"{self.timeout:g}")
         outcome = kernel.run(probe, len(self.nb.cells) - 1, PROBE_TIMEOUT)
         if outcome.status != "ok":
-            return Outcome("dead", f"did not finish within {self.timeout} s, and the kernel hung")
+            return Outcome("dead", f"did not finish within {self.timeout:g} s, and the kernel hung")
         hung = next((r["hung"] for r in marked_results(probe) if "hung" in r), None)
         if hung is not None and hung not in self.hung:
             where = self.describe(index)
-            self.hung[hung] = f"did not finish within {self.timeout} s when {where} called it (an infinite loop?)"
+            self.hung[hung] = f"did not finish within {self.timeout:g} s when {where} called it (an infinite loop?)"
         return Outcome("timeout")
 
     def run_checks(self, kernel):
@@ -377,7 +380,7 @@ class Grading:
                 self.results[name] = found[-1]
                 continue
             message = {
-                "timeout": f"its check did not finish within {self.timeout} s (an infinite loop?)",
+                "timeout": f"its check did not finish within {self.timeout:g} s (an infinite loop?)",
                 "dead": "the kernel died while checking it (the function ended the Python process?)",
             }.get(outcome.status, f"could not be checked: {outcome.error}")
             self.results[name] = {"defined": True, "passed": False, "message": message}
@@ -397,7 +400,7 @@ class Grading:
         if index >= self.n_cells:
             return "its check"
         cell = self.nb.cells[index]
-        label = f"cell {self.code_cells.index(index) + 1 if index in self.code_cells else '?'}"
+        label = f"cell {index + 1}"  # counted from 1 in the file's order, markdown cells included
         return f"{label} ({cell.get('id')})" if cell.get("id") else label
 
     def report(self):
@@ -410,7 +413,7 @@ class Grading:
                 if errors:
                     message = f"not defined: its cell failed: {errors[0]}"
                 elif own_cells:
-                    message = "not defined: its cell did not run"
+                    message = "not defined when the notebook had run: did a later cell delete or rename it?"
                 else:
                     message = f"not defined: no cell defines {name}"
                 passed, points = False, 0.0
@@ -420,7 +423,9 @@ class Grading:
                 message = result.get("message", "")
                 if errors:
                     message = f"its cell failed: {errors[0]}\n{message}"
-            functions[name] = FunctionGrade(name, passed, whole(points), whole(max_points), message.strip())
+            functions[name] = FunctionGrade(
+                name, passed, whole(points), whole(max_points), message.strip(), result.get("mistake", "")
+            )
         own = set(self.roles.defines) | set(self.roles.checks)
         others = [f"{self.describe(i)}: {error}" for i, error in sorted(self.cell_errors.items()) if i not in own]
         return Report(functions, others, self.nb)
@@ -510,6 +515,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    read_notebook(args.submission)  # a bad path or file: one line and exit 2 before anything starts
     print(f"grading {args.submission} ...", file=sys.stderr, flush=True)
     report = grade(args.submission, timeout=args.timeout, skip_training=args.skip_training)
     print(table(report))
