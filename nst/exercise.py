@@ -105,7 +105,7 @@ def write_student_edition(source=SOLUTION, target=STUDENT):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m nst.exercise",
+        prog="nst exercise",
         description="Write the student edition of the exercise notebook: the solution notebook with each graded "
         "function's body replaced by ### START CODE HERE ... ### END CODE HERE and the outputs cleared "
         "(nbgrader's ClearSolutions, ClearOutput and LockCells).",

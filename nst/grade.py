@@ -332,9 +332,9 @@ class Grading:
                     break
             finally:
                 kernel.stop()
-        for name in self.points:  # kernels kept dying: whatever is left was never checked
-            self.results.setdefault(name, {"defined": True, "passed": False, "message": "not checked: the kernel "
-                                           f"died or hung {MAX_KERNELS} times; see the errors below"})  # fmt: skip
+        gave_up = f"not checked: the kernel died or hung {MAX_KERNELS} times; see the cells that failed"
+        for name in self.points:  # whatever is left was never checked
+            self.results.setdefault(name, {"defined": True, "passed": False, "message": gave_up})
         return self.report()
 
     def run_notebook(self, kernel):
@@ -490,7 +490,7 @@ def positive_seconds(text):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m nst.grade",
+        prog="nst grade",
         description="Run a submitted exercise notebook in a temporary folder and grade each of its graded "
         "functions with nst.grader's checks. Exit status 0 when all pass, 1 when one fails, 2 when the "
         "notebook cannot be read. NST_ITERATIONS and NST_SIZE (default 2 and 32x48) size its training.",

@@ -11,10 +11,12 @@ calling it) fail, the function itself with the message naming the mistake.
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -104,6 +106,37 @@ def test_untouched_student_edition_gets_zero():
     checks = [c for c in report.notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert len(checks) == len(GRADED)
     assert [determine_grade(cell)[0] for cell in checks] == [0] * len(GRADED)
+
+
+def test_nbgrader_autograde_scores_a_submission_like_nst_grade(tmp_path):
+    """nbgrader's own pipeline on the solution notebook as it is: generate_assignment, then autograde."""
+    course = tmp_path / "course"
+    (course / "source" / "nst").mkdir(parents=True)
+    (course / "source" / "nst" / SOLUTION.name).write_bytes(SOLUTION.read_bytes())
+    submitted = course / "submitted" / "alice" / "nst"
+    submitted.mkdir(parents=True)
+    notebook_with(submitted, [("total_cost", "J = beta * J_content + alpha * J_style")], name=SOLUTION.name)
+    env = dict(os.environ, NST_ITERATIONS="2", NST_SIZE="32x48")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # nbgrader runs alembic
+    for command in (["generate_assignment", "nst"], ["autograde", "nst", "--create"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *command, "--CourseDirectory.root=."],
+            cwd=course,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_submission_notebook(SOLUTION.stem, "nst", "alice")
+        scores = {grade.name: (grade.auto_score, grade.max_score) for grade in notebook.grades}
+    assert scores == {
+        f"check_{name}": (0.0 if name == "total_cost" else float(points), float(points))
+        for name, points in GRADED.items()
+    }
 
 
 # --- every listed mistake, named, failing exactly the functions it affects ------------------
