@@ -66,8 +66,8 @@ def graded_functions():
 class CellRoles:
     """Which code cells define a graded function and which check one, by index into ``nb.cells``."""
 
-    defines: dict = field(default_factory=dict)  # cell index -> function name
-    checks: dict = field(default_factory=dict)  # cell index -> function name
+    defines: dict = field(default_factory=dict)  # cell index -> names of the functions it defines
+    checks: dict = field(default_factory=dict)  # cell index -> names of the functions it checks
 
     @property
     def last(self):
@@ -84,9 +84,9 @@ def cell_roles(nb, names):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         for name in names:
             if grade_id == name or re.search(rf"^\s*def\s+{name}\s*\(", cell.source, re.M):
-                roles.defines[index] = name
+                roles.defines.setdefault(index, []).append(name)
             elif grade_id == f"check_{name}" or f"check_{name}(" in cell.source:
-                roles.checks[index] = name
+                roles.checks.setdefault(index, []).append(name)
     return roles
 
 
@@ -407,7 +407,7 @@ class Grading:
         functions = {}
         for name, max_points in self.points.items():
             result = self.results[name]
-            own_cells = [i for i, n in self.roles.defines.items() if n == name]
+            own_cells = [i for i, names in self.roles.defines.items() if name in names]
             errors = [self.cell_errors[i] for i in own_cells if i in self.cell_errors]
             if not result.get("defined"):
                 if errors:

@@ -423,3 +423,17 @@ def test_report_table_and_json():
         "other cells that failed:",
         "  cell 9 (run): NotImplementedError",
     ]
+
+
+def test_cells_are_matched_to_functions_by_metadata_or_by_their_defs():
+    nb = nbformat.read(STUDENT, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("def gram_matrix(A):\n    pass\n\ndef total_cost(a, b):\n    pass"))
+    roles = grading.cell_roles(nb, GRADED)
+    by_metadata = {
+        i: [c.metadata.nbgrader.grade_id]
+        for i, c in enumerate(nb.cells)
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    assert roles.defines == {**by_metadata, len(nb.cells) - 1: ["gram_matrix", "total_cost"]}
+    assert sorted(name for names in roles.checks.values() for name in names) == sorted(GRADED)
+    assert roles.last == len(nb.cells) - 1
