@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from nst.config import OUTPUT_DIR, ROOT
+from nst.grade import pinned_kernel_manager
 from nst.grader import GRADED
 from nst.images import read_image
 
@@ -64,23 +65,6 @@ def test_notebook_uses_the_package_for_everything_but_the_exercise():
 # --- running it -------------------------------------------------------------------
 
 
-def pinned_kernel_manager(kernel_dir):
-    """A KernelManager for kernel 'python3' that runs exactly this interpreter."""
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
-
-    spec_dir = kernel_dir / "python3"
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (nst tests)",
-        "language": "python",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    specs = KernelSpecManager(kernel_dirs=[str(kernel_dir)], ensure_native_kernel=False)
-    return KernelManager(kernel_name="python3", kernel_spec_manager=specs)
-
-
 def text_of(cell):
     parts = []
     for output in cell.get("outputs", []):
@@ -108,7 +92,7 @@ def executed(tmp_path_factory, weights_h5):
 
     nb = read_notebook()
     nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE, id="test-probe"))
-    km = pinned_kernel_manager(tmp_path_factory.mktemp("kernels"))
+    km = pinned_kernel_manager(tmp_path_factory.mktemp("kernels"))  # nst grade's: exactly this interpreter
     mp = pytest.MonkeyPatch()  # the kernel inherits the environment at start
     mp.setenv("NST_ITERATIONS", str(ITERATIONS))
     mp.setenv("NST_SIZE", f"{HEIGHT}x{WIDTH}")
