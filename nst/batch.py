@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from nst.errors import NSTError, one_line, run_cli
-from nst.images import atomic_path
+from nst.images import atomic_path, open_input
 from nst.options import build_parser as train_parser
 from nst.options import parse_args
 from nst.outputs import RunFiles
@@ -718,14 +718,8 @@ def _input_paths(options):
 
 
 def _read_input(path):
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise NSTError(f"{path}: no such file; check the path and the current directory") from None
-    except IsADirectoryError:
-        raise NSTError(f"{path}: is a directory, not a file; give the path of a file") from None
-    except OSError as err:
-        raise NSTError(f"{path}: cannot open the file ({err.strerror}); check it is readable") from None
+    with open_input(path) as file:
+        return file.read()
 
 
 def install_folder(out, name, files):

@@ -109,19 +109,7 @@ def time_interleaved(steps, warmup, count):
 def bench_size(weights, height, width, variants, warmup, count):
     """The rows of the table for one image size."""
     content, style, generated = images(height, width)
-    steps = {
-        "baseline": make_baseline_step(
-            weights,
-            content,
-            style,
-            generated,
-            config.CONTENT_LAYER,
-            config.STYLE_LAYERS,
-            config.ALPHA,
-            config.BETA,
-            config.LEARNING_RATE,
-        )[0]
-    }
+    steps = {"baseline": make_baseline_step(weights, content, style, generated)[0]}
     for name in variants:
         steps[name] = nst_step(weights, content, style, generated, *VARIANTS[name])
     print(f"{height}x{width}: {len(steps)} steps, {warmup} + {count} runs each...", file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ import time
 
 import tensorflow as tf
 
+from nst import config
 from nst.vgg_files import CONV_SHAPES
 
 KERAS_NAMES = {
@@ -38,13 +39,15 @@ def gram(a):
     return tf.einsum("bijc,bijd->bcd", a, a)
 
 
-def make_baseline_step(
-    weights_path, content, style, generated, content_layer, style_layers, alpha, beta, learning_rate
-):
-    """The tutorial's train step on ``generated`` (1, H, W, 3); returns (step, image variable).
+def make_baseline_step(weights_path, content, style, generated):
+    """The tutorial's train step for the exercise's problem (content conv4_2, the five style
+    layers at 0.2, alpha 10, beta 40, Adam 2.0) on ``generated`` (1, H, W, 3); returns
+    (step, image variable).
 
     content, style, generated: nst's normalised images (RGB minus MEANS), float32.
     """
+    content_layer, style_layers = config.CONTENT_LAYER, config.STYLE_LAYERS
+    alpha, beta, learning_rate = config.ALPHA, config.BETA, config.LEARNING_RATE
     _, height, width, _ = generated.shape
     names = [content_layer] + [name for name, _ in style_layers]
     extractor = keras_extractor(weights_path, height, width, names)

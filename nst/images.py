@@ -45,12 +45,7 @@ def read_image(path, max_pixels=None):
     limit = _pixel_limit(max_pixels)
     if path.is_dir():
         raise NSTError(f"{path}: is a directory, not an image file; give the path of an image file")
-    try:
-        file = open(path, "rb")
-    except FileNotFoundError:
-        raise NSTError(f"{path}: no such file; check the path and the current directory") from None
-    except OSError as err:
-        raise NSTError(f"{path}: cannot open the file ({err.strerror}); check it is readable") from err
+    file = open_input(path)
     with file, _strict_pillow():
         try:
             if os.fstat(file.fileno()).st_size == 0:
@@ -82,6 +77,18 @@ def read_image(path, max_pixels=None):
                 f"{path}: cannot decode the image, the file is truncated or damaged "
                 f"({one_line(err)}); re-download it or re-export it as PNG or JPEG"
             ) from err
+
+
+def open_input(path):
+    """Open an input file for reading in binary; a missing or unreadable file is one NSTError line."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise NSTError(f"{path}: no such file; check the path and the current directory") from None
+    except IsADirectoryError:
+        raise NSTError(f"{path}: is a directory, not a file; give the path of a file") from None
+    except OSError as err:
+        raise NSTError(f"{path}: cannot open the file ({err.strerror}); check it is readable") from err
 
 
 def _to_rgb8(image):

@@ -32,8 +32,8 @@ COST_FUNCTIONS = ("compute_content_cost", "gram_matrix", "compute_layer_style_co
 # TensorFlow computes their Gram matrices once (constant folding): the exercise's 300x400 has
 # 58 MB of them. Above it they are passed by reference and gram(a_S) is recomputed at every step
 # (about 4 GFLOP at 300x400, 3.5 % of a step, measured). Why a limit: TensorFlow keeps about 13
-# copies of an embedded constant (measured: +397 MB for one 30.7 MB array; +570 MB of resident
-# memory for the default run's 58 MB), which at 512x512 (127 MB) would cost ~1.6 GB.
+# copies of an embedded constant (measured: +397 MB for one 30.7 MB array; +553 MB of resident
+# memory for the default run's 58 MB); 512x512's 127 MB would by that count cost ~1.6 GB.
 FOLD_LIMIT_BYTES = 64 * 2**20
 
 
@@ -93,11 +93,10 @@ def load_costs(source=None):
             f"{label}: defines none of {', '.join(COST_FUNCTIONS)}; define at least one of them (same names and "
             "arguments as nst.costs)"
         )
-    functions = {}
-    linked = {}  # the namespace nst's kept functions now look their collaborators up in
+    functions = {name: given.get(name) or _relinked(getattr(nst_costs, name)) for name in COST_FUNCTIONS}
     for name in COST_FUNCTIONS:
-        functions[name] = given[name] if name in given else _relinked(getattr(nst_costs, name), linked)
-    linked.update(functions)
+        if name not in given and isinstance(functions[name], types.FunctionType):
+            functions[name].__globals__.update(functions)  # its collaborators: the learner's where given
     replaced = tuple(name for name in COST_FUNCTIONS if name in given)
     return Costs(functions, label, replaced)
 
@@ -118,33 +117,15 @@ def _functions_in_file(path):
     return {name: getattr(module, name) for name in COST_FUNCTIONS if hasattr(module, name)}
 
 
-def _relinked(function, names):
-    """A copy of ``function`` whose global names are looked up in ``names`` first.
-
-    ``names`` is filled in after the copies are made; lookups happen at call time.
-    """
+def _relinked(function):
+    """A copy of nst's ``function`` with its own copy of its module's globals, for ``load_costs``
+    to point the cost-function names in; a decorated function (gram_matrix, for its custom
+    gradient) calls no cost function and is returned as it is."""
     if not isinstance(function, types.FunctionType):
-        return function  # decorated (gram_matrix, for its custom gradient): it calls no cost function
-    namespace = _ChainedGlobals(names, function.__globals__)
-    copy = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__)
+        return function
+    copy = types.FunctionType(function.__code__, dict(function.__globals__), function.__name__, function.__defaults__)
     copy.__doc__, copy.__kwdefaults__ = function.__doc__, function.__kwdefaults__
     return copy
-
-
-class _ChainedGlobals(dict):
-    """Globals for a relinked function: the replacements first, then the function's module.
-
-    Python looks a function's global names up with the dict's own lookup (and __missing__
-    on a dict subclass), so filling it with the module's names and the replacements on top
-    does the job; builtins come from the module's ``__builtins__``.
-    """
-
-    def __init__(self, names, module_globals):
-        super().__init__(module_globals)
-        self._names = names
-
-    def __getitem__(self, key):
-        return self._names[key] if key in self._names else super().__getitem__(key)
 
 
 def make_cost(scale, options, costs=NST_COSTS):

@@ -89,16 +89,15 @@ class Recorder:
     """Per-iteration bookkeeping shared by the optimisers.
 
     ``record(i, costs, image)`` appends a Row, moves the progress bar, every ``save_every``
-    iterations prints the costs as the exercise did and saves ``<i>.png``, then calls each
-    of ``listeners`` with a ``Step`` (checkpoints, the caller's ``on_iteration``).
-    ``image`` is a function returning the current (1, H, W, 3) normalised image, called only
-    when needed.
+    iterations prints the costs as the exercise did and saves ``<i>.png``, then calls
+    ``on_iteration`` (the caller's, if any) with a ``Step``. ``image`` is a function returning
+    the current (1, H, W, 3) normalised image, called only when needed.
     """
 
-    def __init__(self, files, save_every, progress, total, rows=None):
+    def __init__(self, files, save_every, progress, total, rows=None, on_iteration=None):
         self.files, self.save_every, self.progress, self.total = files, save_every, progress, total
         self.rows = list(rows or [])
-        self.listeners = []
+        self.on_iteration = on_iteration
         # A resumed run's clock continues from where the saved one stopped.
         self.start = time.perf_counter() - (self.rows[-1].seconds if self.rows else 0.0)
 
@@ -113,10 +112,8 @@ class Recorder:
                 lines.append(f"total variation = {row.costs['J_tv']:.6g}")
             self.progress.log("\n".join(lines))
             save_image(self.files.iteration_image(i), image())
-        if self.listeners:
-            step = Step(i, self.total, row.costs, row.seconds, lambda: deprocess_image(image()))
-            for listener in self.listeners:
-                listener(step)
+        if self.on_iteration is not None:
+            self.on_iteration(Step(i, self.total, row.costs, row.seconds, lambda: deprocess_image(image())))
 
 
 def write_losses(rows, files):

@@ -99,12 +99,11 @@ def run(options, on_iteration=None, should_stop=None):
         f"{height}x{width}{f' in {len(sizes)} scales' if len(sizes) > 1 else ''}, {total} iterations "
         f"({options.optimizer}) on {describe_device()}; weights {model.name}; seed {seed}; {costs.describe()}"
     )
-    recorder = Recorder(files, options.save_every, progress, total, rows=checkpoint.rows if checkpoint else None)
-    if on_iteration is not None:
-        recorder.listeners.append(on_iteration)
+    rows = checkpoint.rows if checkpoint else None
+    recorder = Recorder(files, options.save_every, progress, total, rows=rows, on_iteration=on_iteration)
     stop_requested = should_stop.is_set if isinstance(should_stop, threading.Event) else should_stop
 
-    image, status, optimizer = None, "done", None
+    image, status = None, "done"
     for scale_index, (h, w) in enumerate(sizes):
         first, stop = scale_index * options.iterations, (scale_index + 1) * options.iterations
         if checkpoint is not None and checkpoint.iteration >= stop:

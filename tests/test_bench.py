@@ -165,17 +165,7 @@ def test_xla_gives_the_same_J(weights_h5):
 def test_baseline_solves_the_same_problem_with_max_pooling(weights_h5, weights):
     """The Keras baseline's first J equals nst's with max pooling (64x96: VALID and SAME pools agree)."""
     content, style, generated = bench.images(64, 96)
-    step, image = make_baseline_step(
-        weights_h5,
-        content,
-        style,
-        generated,
-        config.CONTENT_LAYER,
-        config.STYLE_LAYERS,
-        config.ALPHA,
-        config.BETA,
-        config.LEARNING_RATE,
-    )
+    step, image = make_baseline_step(weights_h5, content, style, generated)
     graph = VGGGraph(weights, 64, 96, pooling="max")
     a_C = graph.forward(content, [config.CONTENT_LAYER])[config.CONTENT_LAYER]
     a_S = graph.forward(style, STYLE_NAMES)
