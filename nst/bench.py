@@ -40,18 +40,21 @@ from nst.train import load_weights
 from nst.vgg import VGGGraph
 from nst.weights import KERAS_H5
 
-# name -> (precision, XLA, VGGGraph.flipped_gradient: None keeps the graph's default); "fp32" is nst's step.
+# name -> (precision, XLA, VGGGraph settings changed from the graph's defaults); "fp32" is nst's step.
+DIRECT = {"winograd": False}  # direct convolutions, as before Winograd
 VARIANTS = {
-    "fp32": ("fp32", False, None),
-    "fp32-xla": ("fp32", True, None),
-    "fp32-tfgrad": ("fp32", False, False),
-    "fp32-flipgrad": ("fp32", False, True),
-    "bf16": ("bf16", False, None),
-    "bf16-xla": ("bf16", True, None),
-    "fp16": ("fp16", False, None),
-    "fp16-xla": ("fp16", True, None),
+    "fp32": ("fp32", False, {}),
+    "fp32-direct": ("fp32", False, DIRECT),
+    "fp32-xla": ("fp32", True, {}),
+    "fp32-tfgrad": ("fp32", False, {**DIRECT, "flipped_gradient": False}),
+    "fp32-flipgrad": ("fp32", False, {**DIRECT, "flipped_gradient": True}),
+    "bf16": ("bf16", False, {}),
+    "bf16-direct": ("bf16", False, DIRECT),
+    "bf16-xla": ("bf16", True, {}),
+    "fp16": ("fp16", False, {}),
+    "fp16-xla": ("fp16", True, {}),
 }
-DEFAULT_VARIANTS = "fp32,fp32-xla,fp32-tfgrad,bf16,bf16-xla"
+DEFAULT_VARIANTS = "fp32,fp32-direct,fp32-xla,bf16,bf16-direct"
 WEIGHTS = config.PRETRAINED_DIR / KERAS_H5.filename  # Keras's file: the baseline can read only that one
 
 
@@ -62,27 +65,30 @@ def images(height, width):
     return content, style, generate_noise_image(content, config.NOISE_RATIO, seed=0)
 
 
-def exercise_scale(weights, content, style, precision="fp32", flipped_gradient=None):
-    """The exercise's problem at the images' size, as nst.train builds it for one scale."""
+def exercise_scale(weights, content, style, precision="fp32", graph_settings=None):
+    """The exercise's problem at the images' size, as nst.train builds it for one scale.
+
+    graph_settings: VGGGraph attributes to change, e.g. {"winograd": False}.
+    """
     _, height, width, _ = content.shape
     graph = VGGGraph(load_weights(weights), height, width, dtype=compute_dtype(precision))
-    if flipped_gradient is not None:
-        graph.flipped_gradient = flipped_gradient
+    for name, value in (graph_settings or {}).items():
+        setattr(graph, name, value)
     a_C = content_target(graph, content, config.CONTENT_LAYER).numpy()
     return Scale(graph, content, a_C, style_activations(graph, [style], [1.0], config.STYLE_LAYERS))
 
 
-def nst_optimizer(weights, content, style, generated, precision="fp32", xla=False, flipped_gradient=None,
+def nst_optimizer(weights, content, style, generated, precision="fp32", xla=False, graph_settings=None,
                   optimizer="adam"):  # fmt: skip
     """nst's optimiser on the exercise's cost, built exactly as ``nst.train.run`` builds it."""
     options = Options(precision=precision, xla=xla, optimizer=optimizer)
-    scale = exercise_scale(weights, content, style, precision, flipped_gradient)
+    scale = exercise_scale(weights, content, style, precision, graph_settings)
     return OPTIMIZERS[optimizer](make_cost(scale, options), generated, options)
 
 
-def nst_step(weights, content, style, generated, precision="fp32", xla=False, flipped_gradient=None):
+def nst_step(weights, content, style, generated, precision="fp32", xla=False, graph_settings=None):
     """One of nst's Adam steps, as a function returning J."""
-    adam = nst_optimizer(weights, content, style, generated, precision, xla, flipped_gradient)
+    adam = nst_optimizer(weights, content, style, generated, precision, xla, graph_settings)
     return lambda: adam.train_step()[0]["J"]
 
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
+from nst import winograd
 from nst.config import COLOR_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH
 from nst.errors import NSTError
 from nst.runtime import onednn_enabled
@@ -47,6 +48,9 @@ LAYERS = _layer_names("avgpool")  # the exercise's node names after 'input', in 
 
 # Convolutions with fewer input channels (conv1_1: 3) keep TensorFlow's gradient, faster there.
 FLIPPED_MIN_CHANNELS = 16
+# Winograd's convolution from this many input AND output channels (conv2_2 on); below, moving its
+# larger transformed tiles through memory costs more than the multiplications it saves (nst.winograd).
+WINOGRAD_MIN_CHANNELS = 128
 
 
 def flipped_gradient_pays():
@@ -64,29 +68,41 @@ def flip_kernel(W):
     return tf.transpose(tf.reverse(W, axis=[0, 1]), [0, 1, 3, 2])
 
 
-def conv_relu(x, W, b, W_flipped):
-    """relu(conv2d(x, W, stride 1, SAME) + b), differentiable in x only.
+def winograd_pays():
+    """Whether ``conv_relu`` should use Winograd's F(4x4, 3x3) (nst.winograd): on the CPU.
 
-    Same value as the plain formula; the gradient differs only in how it is computed.
-    For a stride-1 SAME convolution with an odd square kernel the input gradient is
-    itself a SAME convolution of the output gradient with the flipped, transposed
-    kernel; TensorFlow's CPU Conv2D computes it faster than its Conv2DBackpropInput
-    (measured by ``python -m nst.bench``). The relu sits inside so that TensorFlow
-    still fuses conv2d + bias + relu into one kernel. W and b must be tensors, not
-    variables: no gradient flows to them.
+    Measured by ``python -m nst.bench`` (variant fp32-direct is nst's step without it).
+    On a GPU, cuDNN picks its own algorithm, Winograd's among them.
+    """
+    return not tf.config.list_physical_devices("GPU")
+
+
+def conv_relu(x, b, conv, conv_flipped):
+    """relu(conv(x) + b), differentiable in x only, its input gradient conv_flipped(relu'(dy)).
+
+    ``conv`` is a stride-1 SAME convolution with a 3x3 kernel W, ``conv_flipped`` the same with
+    ``flip_kernel(W)``: for such a convolution the input gradient is itself a SAME convolution
+    of the output gradient with the flipped, transposed kernel. So the backward pass can run
+    the same fast forward algorithm (TensorFlow's CPU Conv2D beats its Conv2DBackpropInput
+    without oneDNN; Winograd's F(4x4, 3x3) beats both where channels are many). b must be
+    a tensor, not a variable: no gradient flows to the weights.
     """
 
     @tf.custom_gradient
     def forward(x):
-        y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, W, strides=1, padding="SAME"), b))
+        y = tf.nn.relu(tf.nn.bias_add(conv(x), b))
 
         def grad(dy):
             dy = tf.raw_ops.ReluGrad(gradients=dy, features=y)  # exactly what tf.nn.relu's gradient does
-            return tf.nn.conv2d(dy, W_flipped, strides=1, padding="SAME")
+            return conv_flipped(dy)
 
         return y, grad
 
     return forward(x)
+
+
+def _conv2d(x, W):
+    return tf.nn.conv2d(x, W, strides=1, padding="SAME")
 
 
 class VGGGraph(Mapping):
@@ -116,7 +132,8 @@ class VGGGraph(Mapping):
         }
         # How the input gradient of each convolution is computed (see conv_relu); same values.
         self.flipped_gradient = flipped_gradient_pays()
-        self._flipped = {}  # name -> flip_kernel(W), made on first use
+        self.winograd = winograd_pays()
+        self._flipped = {}  # name -> flip_kernel(W), or Winograd's transforms of W and of it; made on first use
         self.input = tf.Variable(tf.zeros((1, self.height, self.width, COLOR_CHANNELS)), name="input", trainable=True)
         self._shapes = {"input": tuple(self.input.shape)}
         h, w = self.height, self.width
@@ -187,14 +204,27 @@ class VGGGraph(Mapping):
         return result
 
     def _conv_relu(self, name, x):
-        """relu(conv2d(x, W) + b); its gradient for x by a forward conv2d (see conv_relu)."""
+        """relu(conv2d(x, W) + b), by Winograd or directly; its gradient by a forward convolution (see conv_relu)."""
         W, b = self._weights[name]
+        if self.winograd and min(W.shape[2:]) >= WINOGRAD_MIN_CHANNELS:
+            U, U_flipped = self._made_once(("winograd", name), lambda: self._winograd_kernels(W))
+            return conv_relu(x, b, lambda t: winograd.conv3x3(t, U), lambda t: winograd.conv3x3(t, U_flipped))
         if not self.flipped_gradient or W.shape[2] < FLIPPED_MIN_CHANNELS:
             return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, W, strides=1, padding="SAME"), b))
-        if name not in self._flipped:
-            with tf.init_scope():  # made once, eagerly: a constant every trace can share
-                self._flipped[name] = flip_kernel(W)
-        return conv_relu(x, W, b, self._flipped[name])
+        W_flipped = self._made_once(("flipped", name), lambda: flip_kernel(W))
+        return conv_relu(x, b, lambda t: _conv2d(t, W), lambda t: _conv2d(t, W_flipped))
+
+    def _winograd_kernels(self, W):
+        """Winograd's U for W and for its flipped kernel (the gradient's), in the compute dtype."""
+        W = tf.cast(W, tf.float64).numpy()  # transformed in float64: only the per-step work rounds
+        return tuple(tf.constant(winograd.transform_kernel(k), self.dtype) for k in (W, flip_kernel(W).numpy()))
+
+    def _made_once(self, key, make):
+        """make(), computed eagerly the first time: constants every trace of every step can share."""
+        if key not in self._flipped:
+            with tf.init_scope():
+                self._flipped[key] = make()
+        return self._flipped[key]
 
     def model(self, outputs, jit_compile=False):
         """A ``tf.function`` image -> {name: activation}, traced once for this image size."""

@@ -1,0 +1,129 @@
+"""Winograd's F(4x4, 3x3) (nst.winograd) computes VGG19's convolutions: same numbers, fewer multiplications."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst import bench, config, winograd
+from nst.images import load_image
+from nst.objective import make_cost
+from nst.options import Options
+from nst.vgg import WINOGRAD_MIN_CHANNELS, VGGGraph, conv_relu, flip_kernel
+from nst.vgg_files import read_vgg19_weights
+
+
+@pytest.fixture(scope="module")
+def weights(weights_h5):
+    return read_vgg19_weights(weights_h5)
+
+
+def _conv(x, W):
+    return tf.nn.conv2d(x, W, 1, "SAME")
+
+
+def _relative(got, expected):
+    return float(np.abs(np.asarray(got, np.float64) - expected).max() / np.abs(expected).max())
+
+
+# (height, width, C, K): sizes that are and are not multiples of the 4x4 output tile, down to one pixel.
+SHAPES = [(8, 12, 4, 4), (7, 9, 3, 5), (13, 6, 16, 32), (1, 1, 4, 2), (5, 4, 8, 8)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_float64_winograd_is_the_convolution(shape):
+    """In float64 the transforms are exact up to rounding: a wrong matrix entry fails here."""
+    h, w, c, k = shape
+    rng = np.random.default_rng(1)
+    x, W = rng.normal(size=(1, h, w, c)), rng.normal(size=(3, 3, c, k))
+    got = winograd.conv3x3(tf.constant(x), tf.constant(winograd.transform_kernel(W)))
+    assert got.shape == (1, h, w, k)
+    assert _relative(got, _conv(x, W).numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_float32_winograd_rounds_like_float32(shape):
+    h, w, c, k = shape
+    rng = np.random.default_rng(2)
+    x, W = rng.normal(size=(1, h, w, c)), rng.normal(size=(3, 3, c, k))
+    U = tf.constant(winograd.transform_kernel(W), tf.float32)
+    got = winograd.conv3x3(tf.constant(x, tf.float32), U)
+    assert _relative(got, _conv(x, W).numpy()) < 1e-5
+
+
+def test_every_winograd_layer_matches_the_direct_convolution_on_real_activations(weights):
+    """The exercise's content picture at 300x400: each layer's input from the direct pass, both outputs 1e-4 apart."""
+    content = load_image(config.CONTENT_IMAGE, config.IMAGE_HEIGHT, config.IMAGE_WIDTH)
+    graph = VGGGraph(weights, config.IMAGE_HEIGHT, config.IMAGE_WIDTH)
+    graph.winograd = False
+    layers = graph.layers[: graph.layers.index("conv5_1") + 1]
+    acts = graph.forward(content, layers)
+    previous, checked = tf.cast(content, tf.float32), []
+    for name in layers:
+        W = weights[name][0] if name in weights else None
+        if W is not None and min(W.shape[2:]) >= WINOGRAD_MIN_CHANNELS:
+            direct = _conv(previous, W).numpy()
+            fast = winograd.conv3x3(previous, tf.constant(winograd.transform_kernel(W), tf.float32))
+            assert _relative(fast, direct) < 1e-4, name
+            checked.append(name)
+        previous = acts[name]
+    assert checked == ["conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv3_4", "conv4_1", "conv4_2", "conv4_3",
+                       "conv4_4", "conv5_1"]  # fmt: skip
+
+
+def test_the_graph_uses_winograd_on_the_cpu_and_the_same_activations(weights):
+    content = load_image(config.CONTENT_IMAGE, 64, 96)
+    graph = VGGGraph(weights, 64, 96)
+    assert graph.winograd  # no GPU here
+    fast = graph.forward(content, ["conv1_2", "conv4_2", "conv5_1"])
+    assert ("winograd", "conv4_2") in graph._flipped and ("winograd", "conv1_2") not in graph._flipped
+    graph.winograd = False
+    direct = graph.forward(content, ["conv1_2", "conv4_2", "conv5_1"])
+    np.testing.assert_array_equal(fast["conv1_2"], direct["conv1_2"])  # conv1_2 stays direct
+    for name in ("conv4_2", "conv5_1"):
+        assert _relative(fast[name], direct[name].numpy()) < 1e-4, name
+
+
+def test_winograd_gradient_is_the_input_gradient():
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.normal(size=(1, 10, 13, 16)), tf.float32)
+    W = rng.normal(size=(3, 3, 16, 24)).astype(np.float32)
+    b = tf.constant(rng.normal(size=(24,)), tf.float32)
+    dy = tf.constant(rng.normal(size=(1, 10, 13, 24)), tf.float32)
+    U, U_flipped = (tf.constant(winograd.transform_kernel(k), tf.float32) for k in (W, flip_kernel(W).numpy()))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        plain = tf.nn.relu(_conv(x, W) + b)
+        fast = conv_relu(x, b, lambda t: winograd.conv3x3(t, U), lambda t: winograd.conv3x3(t, U_flipped))
+    assert _relative(fast, plain.numpy()) < 1e-5
+    expected = tape.gradient(plain, x, dy).numpy()
+    assert _relative(tape.gradient(fast, x, dy), expected) < 1e-5
+
+
+def test_J_and_its_gradient_match_the_direct_convolution(weights_h5):
+    content, style, generated = bench.images(96, 128)
+    terms = {}
+    for winograd_on in (True, False):
+        scale = bench.exercise_scale(weights_h5, content, style, graph_settings={"winograd": winograd_on})
+        cost = make_cost(scale, Options())
+        image = tf.constant(generated)
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            J = cost(image)["J"]
+        terms[winograd_on] = (float(J), tape.gradient(J, image).numpy())
+    (J_fast, grad_fast), (J_direct, grad_direct) = terms[True], terms[False]
+    assert abs(J_fast - J_direct) / J_direct < 1e-6
+    assert _relative(grad_fast, grad_direct) < 1e-4
+
+
+def test_J_after_20_adam_steps_matches_the_direct_convolution(weights_h5):
+    """Within float32's own spread: Adam(2.0) amplifies rounding differences step by step.
+
+    Measured at 300x400 after 20 steps: Winograd 1.8e-4 from the direct convolution, and the
+    direct convolution compiled by XLA (same algorithm, other summation order) 1.7e-4 from it.
+    """
+    imgs = bench.images(96, 128)
+    J = {}
+    for winograd_on in (True, False):
+        step = bench.nst_step(weights_h5, *imgs, graph_settings={"winograd": winograd_on})
+        J[winograd_on] = [float(step()) for _ in range(20)][-1]
+    assert abs(J[True] - J[False]) / J[False] < 2e-3
