@@ -48,9 +48,11 @@ LAYERS = _layer_names("avgpool")  # the exercise's node names after 'input', in 
 
 # Convolutions with fewer input channels (conv1_1: 3) keep TensorFlow's gradient, faster there.
 FLIPPED_MIN_CHANNELS = 16
-# Winograd's convolution from this many input AND output channels (conv2_2 on); below, moving its
-# larger transformed tiles through memory costs more than the multiplications it saves (nst.winograd).
-WINOGRAD_MIN_CHANNELS = 128
+# Winograd's convolution where input x output channels reach this (conv2_1, 64x128, on; the input
+# gradient's flipped kernel has the same product). Below, on conv1_2's 64x64 at full size, moving
+# its 2.25x larger transformed tiles through memory costs more than the multiplications it saves:
+# measured at 300x400, conv1_2 53.6 ms by Winograd vs 43.4 direct; conv2_1 19.3 vs 22.8 (nst.winograd).
+WINOGRAD_MIN_CHANNEL_PRODUCT = 64 * 128
 
 
 def flipped_gradient_pays():
@@ -108,12 +110,16 @@ def _conv2d(x, W):
 class VGGGraph(Mapping):
     """VGG19's layers by name, computed for the image held in ``self['input']``.
 
+    ``recompute_blocks``: see ``forward``; set it on an instance (e.g. ``{1, 2}``).
+
     Args:
         weights: {conv name: (W [3,3,in,out], b [out])}, conv1_1 expecting RGB - MEANS.
         height, width: image size, each at least 32.
         pooling: "avg" (the exercise) or "max" (the original VGG19).
         dtype: the network's compute dtype; tf.bfloat16 / tf.float16 for reduced precision.
     """
+
+    recompute_blocks = frozenset()  # blocks whose activations the backward pass computes again
 
     def __init__(self, weights, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, pooling="avg", dtype=tf.float32):
         if pooling not in ("avg", "max"):
@@ -186,27 +192,55 @@ class VGGGraph(Mapping):
 
         image: (1, height, width, 3), RGB minus MEANS. Stops after the deepest layer
         asked for, so the layers no cost needs (conv5_2 ... avgpool5) cost nothing.
+
+        ``self.recompute_blocks`` (block numbers, e.g. {1, 2}; none by default) trades time
+        for memory under a gradient tape: each of those blocks (its convolutions and its
+        pooling) runs inside ``tf.recompute_grad``, so the backward pass keeps only the
+        block's input and the outputs asked for, and computes the block's other
+        activations again when it needs them. Same values and gradients.
         """
         self.check_layers(outputs)
         wanted = set(outputs)
         deepest = max(self.layers.index(name) for name in wanted)
         x = tf.cast(image, self.dtype)
         result = {}
-        for name in self.layers[: deepest + 1]:
-            if name.startswith("conv"):
-                x = self._conv_relu(name, x)
-            elif self.pooling == "avg":
-                x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="SAME")
-            else:
-                x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME")
-            if name in wanted:
-                result[name] = x
+        segment = []
+        for index, name in enumerate(self.layers[: deepest + 1]):
+            segment.append(name)
+            if "pool" not in name and index < deepest:
+                continue  # a block ends at its pooling layer (or at the deepest layer asked for)
+            block = int(segment[0][len("conv")])
+            x, activations = self._run_segment(tuple(segment), x, wanted, block in self.recompute_blocks)
+            result.update(activations)
+            segment = []
         return result
+
+    def _run_segment(self, names, x, wanted, recompute):
+        """Layers ``names`` in order from x: (last activation, {name: activation} for the wanted)."""
+        kept = [name for name in names[:-1] if name in wanted]
+
+        def run(x):
+            activations = {}
+            for name in names:
+                if name.startswith("conv"):
+                    x = self._conv_relu(name, x)
+                elif self.pooling == "avg":
+                    x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="SAME")
+                else:
+                    x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME")
+                activations[name] = x
+            return [x] + [activations[name] for name in kept]
+
+        last, *others = tf.recompute_grad(run)(x) if recompute else run(x)
+        activations = dict(zip(kept, others))
+        if names[-1] in wanted:
+            activations[names[-1]] = last
+        return last, activations
 
     def _conv_relu(self, name, x):
         """relu(conv2d(x, W) + b), by Winograd or directly; its gradient by a forward convolution (see conv_relu)."""
         W, b = self._weights[name]
-        if self.winograd and min(W.shape[2:]) >= WINOGRAD_MIN_CHANNELS:
+        if self.winograd and W.shape[2] * W.shape[3] >= WINOGRAD_MIN_CHANNEL_PRODUCT:
             U, U_flipped = self._made_once(("winograd", name), lambda: self._winograd_kernels(W))
             return conv_relu(x, b, lambda t: winograd.conv3x3(t, U), lambda t: winograd.conv3x3(t, U_flipped))
         if not self.flipped_gradient or W.shape[2] < FLIPPED_MIN_CHANNELS:
