@@ -65,7 +65,7 @@ def test_presets_and_explicit_options():
         "auto",
     )
     quality = parse_args(["--preset", "quality"])
-    assert quality.optimizer == "lbfgs" and quality.init == "content" and quality.tv_weight > 0
+    assert quality.optimizer == "lbfgs" and quality.init == "noise" and quality.tv_weight > 0
     assert parse_args(["--preset", "quality", "--optimizer", "adam", "--tv-weight=0"]).optimizer == "adam"
     assert parse_args(["--preset", "quality", "--tv-weight=0"]).tv_weight == 0.0
 

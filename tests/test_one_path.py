@@ -38,7 +38,7 @@ def test_presets_apply_in_options_and_explicit_values_win():
     exercise = Options()
     assert (exercise.optimizer, exercise.iterations, exercise.tv_weight) == ("adam", 200, 0.0)
     mixed = Options(preset="quality", iterations=7, optimizer="adam")
-    assert (mixed.optimizer, mixed.iterations, mixed.init) == ("adam", 7, "content")
+    assert (mixed.optimizer, mixed.iterations, mixed.init) == ("adam", 7, "noise")
     # The command line reaches the same Options, the preset's values included.
     assert parse_args(["--preset", "quality", "--iterations", "7", "--optimizer", "adam"]) == mixed
 
