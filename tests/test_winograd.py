@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from nst import bench, config, winograd
+from nst.bench_layers import format_layers, layer_rows
 from nst.images import load_image
 from nst.objective import make_cost
 from nst.options import Options
@@ -126,3 +127,13 @@ def test_J_after_20_adam_steps_matches_the_direct_convolution(weights_h5):
         step = bench.nst_step(weights_h5, *imgs, graph_settings={"winograd": winograd_on})
         J[winograd_on] = [float(step()) for _ in range(20)][-1]
     assert abs(J[True] - J[False]) / J[False] < 2e-3
+
+
+def test_the_layer_table_times_both_algorithms_per_convolution(weights_h5):
+    rows = layer_rows(weights_h5, 64, 96, runs=1, last="conv2_2")
+    assert [(r["layer"], r["pass"]) for r in rows][:3] == [("conv1_1", "forward"), ("conv1_1", "gradient"),
+                                                            ("conv1_2", "forward")]  # fmt: skip
+    assert [r["used"] for r in rows] == ["direct"] * 4 + ["winograd"] * 4
+    assert rows[-1]["shape"] == "32x48 128->128" and all(r["direct_ms"] > 0 and r["winograd_ms"] > 0 for r in rows)
+    table = format_layers(rows, matmul_gflops=100.0)
+    assert "all 8 convolutions" in table and "effective GFLOP/s" in table
