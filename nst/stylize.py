@@ -22,6 +22,13 @@ from nst.vgg import MIN_SIZE, VGGGraph
 
 AUTO_FIRST_SCALE = 512  # --multiscale auto: the first scale's long side is at most this
 
+# VGG19's blocks whose activations the backward pass computes again (VGGGraph.recompute_blocks),
+# from this many pixels up: memory for time. Measured at 952x2048 (1.95 Mpx) blocks {1} or {1, 2}
+# did not lower the peak (7.2 GB either way) and cost 3-15 % per evaluation, so 2048 px keeps
+# them; a 4096 px long side (7.8 Mpx) would otherwise hold ~6 GB of saved activations.
+RECOMPUTE_FROM_PIXELS = 4_000_000
+RECOMPUTE_BLOCKS = frozenset({1, 2, 3})
+
 
 def output_size(size, content_shape):
     """(H, W) from --size: as given, or a long side with the content's aspect ratio kept."""
@@ -78,6 +85,8 @@ class Problem:
         graph = VGGGraph(self.weights, height, width, dtype=compute_dtype(o.precision))
         layers = [o.content_layer] + [name for name, _ in o.style_layers]
         graph.check_layers(layers)
+        if height * width >= RECOMPUTE_FROM_PIXELS:
+            graph.recompute_blocks = RECOMPUTE_BLOCKS
         content = reshape_and_normalize_image(resize_to(self.content, height, width))
         sh, sw = style_size(height, width, o.style_scale)
         styles = [reshape_and_normalize_image(resize_to(s, sh, sw)) for s in self.styles]

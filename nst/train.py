@@ -119,6 +119,9 @@ def run(options, on_iteration=None, should_stop=None):
         image = problem.start_image(scale.content, seed) if image is None else upsample(image, h, w)
         cost = make_cost(scale, options, costs)
         check_costs(scale, options, costs, image)
+        # The cost holds the style activations it needs (as TensorFlow constants above 64 MB):
+        # drop the NumPy copies, 0.9 GB at 952x2048 and 3.8 GB at 1904x4096.
+        scale.styles = None
         optimizer = OPTIMIZERS[options.optimizer](cost, image, options)
         if checkpoint is not None and first == checkpoint.iteration and checkpoint.optimizer_state:
             optimizer.load_state(checkpoint.optimizer_state)

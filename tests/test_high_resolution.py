@@ -67,3 +67,74 @@ def test_bound_arrays_are_what_scipys_loop_writes():
     assert nbd.dtype == np.int32 and low.dtype == up.dtype == np.float64
     with pytest.raises(ValueError, match="greater than an upper"):
         bound_arrays(1, np.array([1.0]), np.array([0.0]))
+
+
+# --- recomputing VGG19's blocks in the backward pass ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_problem(weights_h5):
+    from nst.bench import exercise_scale
+    from nst.config import CONTENT_IMAGE, STYLE_IMAGE
+    from nst.images import generate_noise_image, load_image
+
+    content, style = load_image(CONTENT_IMAGE, 64, 96), load_image(STYLE_IMAGE, 64, 96)
+    return exercise_scale(weights_h5, content, style), generate_noise_image(content, seed=0)
+
+
+def test_recomputed_blocks_give_the_same_cost_and_gradient(small_problem):
+    from nst.objective import make_cost
+    from nst.options import Options
+
+    scale, image = small_problem
+    image = tf.constant(image)
+
+    def cost_and_gradient(blocks):
+        scale.graph.recompute_blocks = frozenset(blocks)
+        cost = make_cost(scale, Options())
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            J = cost(image)["J"]
+        return float(J), tape.gradient(J, image).numpy()
+
+    try:
+        J, grad = cost_and_gradient(())
+        for blocks in ({1}, {1, 2, 3}, {1, 2, 3, 4, 5}):
+            J_r, grad_r = cost_and_gradient(blocks)
+            assert J_r == pytest.approx(J, rel=1e-6)
+            np.testing.assert_allclose(grad_r, grad, rtol=1e-4, atol=1e-4 * np.abs(grad).max())
+    finally:
+        scale.graph.recompute_blocks = frozenset()
+
+
+def test_large_scales_recompute_and_small_ones_do_not(weights_h5, monkeypatch):
+    import nst.stylize
+    from nst.options import Options
+    from nst.train import load_weights
+
+    monkeypatch.setattr(nst.stylize, "RECOMPUTE_FROM_PIXELS", 64 * 96)
+    problem, _ = nst.stylize.prepare(Options(size=(64, 96)), load_weights(weights_h5))
+    assert problem.at(64, 96).graph.recompute_blocks == nst.stylize.RECOMPUTE_BLOCKS
+    assert problem.at(32, 48).graph.recompute_blocks == frozenset()
+
+
+# --- the targets of a large image, computed in bands of rows -------------------------------------
+
+
+def test_targets_in_bands_equal_one_pass(weights_h5):
+    from nst.config import STYLE_IMAGE
+    from nst.images import load_image
+    from nst.targets import forward_in_bands
+    from nst.train import load_weights
+    from nst.vgg import VGGGraph
+
+    # 272 rows: bands of 32 (and a last one of 16) with 80 rows of halo: 9 passes, every edge case.
+    graph = VGGGraph(load_weights(weights_h5), 272, 48)
+    image = load_image(STYLE_IMAGE, 272, 48)
+    layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1", "avgpool4"]
+    whole = graph.forward(image, layers)
+    banded = forward_in_bands(graph, image, layers, band_rows=32)
+    for name in layers:
+        assert banded[name].shape == whole[name].shape == graph.shape(name)
+        scale = float(tf.reduce_max(tf.abs(whole[name])))
+        np.testing.assert_allclose(banded[name], whole[name], atol=1e-5 * scale, err_msg=name)
