@@ -138,8 +138,10 @@ class VGGGraph(Mapping):
         }
         # How the input gradient of each convolution is computed (see conv_relu); same values.
         self.flipped_gradient = flipped_gradient_pays()
-        self.winograd = winograd_pays()
-        self._flipped = {}  # name -> flip_kernel(W), or Winograd's transforms of W and of it; made on first use
+        # Not in float16: Winograd's transformed tiles are up to ~100x the activations, past its range.
+        self.winograd = winograd_pays() and self.dtype != tf.float16
+        self._source = weights  # Winograd's transforms are made once per array of these (winograd.kernels)
+        self._flipped = {}  # name -> flip_kernel(W), made on first use
         self.input = tf.Variable(tf.zeros((1, self.height, self.width, COLOR_CHANNELS)), name="input", trainable=True)
         self._shapes = {"input": tuple(self.input.shape)}
         h, w = self.height, self.width
@@ -241,24 +243,15 @@ class VGGGraph(Mapping):
         """relu(conv2d(x, W) + b), by Winograd or directly; its gradient by a forward convolution (see conv_relu)."""
         W, b = self._weights[name]
         if self.winograd and W.shape[2] * W.shape[3] >= WINOGRAD_MIN_CHANNEL_PRODUCT:
-            U, U_flipped = self._made_once(("winograd", name), lambda: self._winograd_kernels(W))
+            U, U_flipped = winograd.kernels(self._source[name][0], self.dtype)
             return conv_relu(x, b, lambda t: winograd.conv3x3(t, U), lambda t: winograd.conv3x3(t, U_flipped))
         if not self.flipped_gradient or W.shape[2] < FLIPPED_MIN_CHANNELS:
             return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, W, strides=1, padding="SAME"), b))
-        W_flipped = self._made_once(("flipped", name), lambda: flip_kernel(W))
+        if name not in self._flipped:
+            with tf.init_scope():  # made once, eagerly: a constant every trace can share
+                self._flipped[name] = flip_kernel(W)
+        W_flipped = self._flipped[name]
         return conv_relu(x, b, lambda t: _conv2d(t, W), lambda t: _conv2d(t, W_flipped))
-
-    def _winograd_kernels(self, W):
-        """Winograd's U for W and for its flipped kernel (the gradient's), in the compute dtype."""
-        W = tf.cast(W, tf.float64).numpy()  # transformed in float64: only the per-step work rounds
-        return tuple(tf.constant(winograd.transform_kernel(k), self.dtype) for k in (W, flip_kernel(W).numpy()))
-
-    def _made_once(self, key, make):
-        """make(), computed eagerly the first time: constants every trace of every step can share."""
-        if key not in self._flipped:
-            with tf.init_scope():
-                self._flipped[key] = make()
-        return self._flipped[key]
 
     def model(self, outputs, jit_compile=False):
         """A ``tf.function`` image -> {name: activation}, traced once for this image size."""

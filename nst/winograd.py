@@ -20,14 +20,18 @@ Where it pays (measured on a 2-core AVX-512 CPU with oneDNN, 300x400, each layer
 README): from conv2_1 on (1.2x to 2.2x faster than oneDNN's direct convolution); on conv1_2 (64
 channels at full size) moving the 2.25x larger transformed tiles through memory costs more than the
 multiplications saved, so nst.vgg keeps the direct convolution there (``WINOGRAD_MIN_CHANNEL_PRODUCT``).
-The input transform is compiled by XLA, the rest is left to oneDNN's matrix products: tried and
-slower here, the whole algorithm compiled by XLA (in bands of tile rows or not: XLA's own matrix
-products and output transform were the slow parts), the input transform as extract_patches +
-transpose + a product with Bᵀ ⊗ Bᵀ (1.4-1.7x slower) or as a depthwise convolution (2-10x slower).
+All of it is plain TensorFlow operations, oneDNN's matrix products doing the work. Tried: the
+input transform compiled by XLA (separably, from strided slices) ran 1.4-1.7x faster than the
+extract_patches + product used here, 6 % of the step, but XLA compiles it anew for every layer
+shape, ~20 compilations costing 10-20 s at the start of every run and of every scale; the whole
+algorithm compiled by XLA, in bands of tile rows or not, was slower (XLA's own matrix products
+and output transform); the input transform as a depthwise convolution was 2-10x slower.
 
 Rounding: the transforms' constants (1/4, 1/6, 1/24, 8, ...) cost a few float32 ulps; against
 float64 convolutions, ~1e-5 relative on VGG19's real activations (tests/test_winograd.py).
 """
+
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -65,6 +69,7 @@ A_T = np.array(
     dtype=np.float64,
 )
 OUT, TILE = 4, 6  # outputs per tile side, input pixels per tile side
+BAND_BYTES = 64 * 2**20  # largest transformed band (V or M) conv3x3 makes at once
 
 # The 2-D transforms as one matrix each: vec(Bᵀ d B) = (Bᵀ ⊗ Bᵀ) vec(d) for a row-major 6x6 tile d,
 # and vec(Aᵀ M A) = (Aᵀ ⊗ Aᵀ) vec(M). Applied to all tiles and channels at once they are plain
@@ -83,39 +88,58 @@ def transform_kernel(W):
     return U.reshape(TILE * TILE, *W.shape[2:])
 
 
-def _combine(matrix, parts):
-    """[Σ_j matrix[i, j] · parts[j] for each row i of a small constant matrix]; zero terms skipped.
+# id(W) -> {dtype: (U, U_flipped)}: VGG19's transforms are ~0.4 GB, so every graph built on the
+# same weights (nst.train.load_weights caches them per file) shares one copy; freed with W.
+_KERNELS = {}
 
-    Unrolled into additions (B's entries are small integers) that XLA fuses into one loop.
+
+def kernels(W, dtype):
+    """(U, U_flipped) for a 3x3 kernel W (NumPy), and for its flipped one (the input gradient's), as dtype constants.
+
+    Made once per W and dtype, eagerly (constants every traced step can share), in float64
+    so that only the per-step work rounds.
     """
-    rows = []
-    for coefficients in matrix:
-        total = None
-        for c, part in zip(coefficients, parts):
-            if c != 0:
-                term = part if c == 1 else -part if c == -1 else part * float(c)
-                total = term if total is None else total + term
-        rows.append(total)
-    return rows
+    dtype = tf.as_dtype(dtype)
+    made = _KERNELS.get(id(W))
+    if made is None:
+        made = _KERNELS[id(W)] = {}
+        weakref.finalize(W, _KERNELS.pop, id(W), None)
+    if dtype not in made:
+        flipped = np.transpose(np.asarray(W)[::-1, ::-1], (0, 1, 3, 2))  # nst.vgg.flip_kernel, in NumPy
+        with tf.init_scope():
+            made[dtype] = tuple(tf.constant(transform_kernel(k), dtype) for k in (W, flipped))
+    return made[dtype]
 
 
-@tf.function(jit_compile=True)
-def input_transform(x):
-    """V = Bᵀ d B for every 6x6 tile d (stride 4) of x padded SAME: x (1, H, W, C) -> V (36, T, C).
+def input_transform(x, tile_rows, top):
+    """V = Bᵀ d B for every 6x6 tile d (stride 4) of a band of x padded SAME: -> V (36, tile_rows·tiles_w, C).
 
-    Separably, rows then columns, from strided slices: compiled by XLA into a couple of loops
-    that read x about once (measured 1.4-1.7x faster here than gathering the tiles with
-    extract_patches, transposing and multiplying by Bᵀ ⊗ Bᵀ).
+    x (1, rows, W, C) holds the band's rows of the input, plus its neighbours' one border row
+    each; ``top`` says whether the band starts at the image's top edge (then a row of zeros is
+    padded there); zeros pad the bottom and right to whole tiles. The tiles are gathered by one
+    extract_patches (each a row of 36 pixels per channel), then transformed by one matrix product
+    with Bᵀ ⊗ Bᵀ.
     """
-    _, H, W_, C = x.shape
-    tiles_h, tiles_w = -(-H // OUT), -(-W_ // OUT)
-    # SAME: one pixel of zeros before; after, enough to fill whole tiles (one pixel or more).
-    xp = tf.pad(x[0], [[1, OUT * tiles_h + 1 - H], [1, OUT * tiles_w + 1 - W_], [0, 0]])
-    rows = _combine(B_T, [xp[k : k + OUT * tiles_h : OUT] for k in range(TILE)])  # 6 x (tiles_h, W + pad, C)
-    V = []
-    for r in rows:
-        V += _combine(B_T, [r[:, k : k + OUT * tiles_w : OUT] for k in range(TILE)])  # 6 x (tiles_h, tiles_w, C)
-    return tf.reshape(tf.stack(V), (TILE * TILE, tiles_h * tiles_w, C))
+    _, rows, W_, C = x.shape
+    tiles_w = -(-W_ // OUT)
+    pad_top = 1 if top else 0
+    xp = tf.pad(x, [[0, 0], [pad_top, OUT * tile_rows + 2 - rows - pad_top], [1, OUT * tiles_w + 1 - W_], [0, 0]])
+    d = tf.image.extract_patches(xp, [1, TILE, TILE, 1], [1, OUT, OUT, 1], [1, 1, 1, 1], "VALID")
+    d = tf.transpose(tf.reshape(d, (tile_rows * tiles_w, TILE * TILE, C)), (1, 0, 2))  # (36, tiles, C)
+    V = tf.matmul(tf.constant(B_KRON, x.dtype), tf.reshape(d, (TILE * TILE, tile_rows * tiles_w * C)))
+    return tf.reshape(V, (TILE * TILE, tile_rows * tiles_w, C))
+
+
+def _tile_rows(x, U, first, count):
+    """Outputs of tile rows first .. first + count - 1 (output rows 4·first ...): (1, 4·count, 4·tiles_w, K)."""
+    _, H, W_, _ = x.shape
+    K = U.shape[-1]
+    tiles_w = -(-W_ // OUT)
+    band = x[:, max(OUT * first - 1, 0) : OUT * (first + count) + 1]  # the band and one border row each side
+    M = tf.matmul(input_transform(band, count, first == 0), U)  # (36, tiles, K)
+    Y = tf.matmul(tf.constant(A_KRON, x.dtype), tf.reshape(M, (TILE * TILE, count * tiles_w * K)))
+    Y = tf.transpose(tf.reshape(Y, (OUT, OUT, count, tiles_w, K)), (2, 0, 3, 1, 4))  # block rows, p, cols, q
+    return tf.reshape(Y, (1, OUT * count, OUT * tiles_w, K))
 
 
 def conv3x3(x, U):
@@ -123,16 +147,19 @@ def conv3x3(x, U):
 
     U = transform_kernel(W) as a tensor of x's dtype. With T = ⌈H/4⌉·⌈W/4⌉ tiles:
 
-        V   (36, T, C)   Bᵀ d B for every tile d               input_transform (XLA)
+        V   (36, T, C)   Bᵀ d B for every tile d               input_transform
         M   (36, T, K)   V[ij] @ U[ij] at each position ij      the batched product: ~1/4 of direct FLOPs
         Y   (16, T, K)   (Aᵀ ⊗ Aᵀ) M                           a 16x36 matrix times (36, T·K)
 
-    then the 4x4 output blocks are put back in place and the padding cropped.
+    then the 4x4 output blocks are put back in place and the padding cropped. V and M are
+    2.25x the size of the input and output: on large images they are made for a band of
+    tile rows at a time, at most ``BAND_BYTES`` each, so that memory stays near the direct
+    convolution's (at 2048 px conv2_2's V alone would be 0.9 GB).
     """
-    _, H, W_, _ = x.shape
-    K = U.shape[-1]
+    _, H, W_, C = x.shape
     tiles_h, tiles_w = -(-H // OUT), -(-W_ // OUT)
-    M = tf.matmul(input_transform(x), U)
-    Y = tf.matmul(tf.constant(A_KRON, x.dtype), tf.reshape(M, (TILE * TILE, tiles_h * tiles_w * K)))
-    Y = tf.transpose(tf.reshape(Y, (OUT, OUT, tiles_h, tiles_w, K)), (2, 0, 3, 1, 4))  # block rows, p, cols, q
-    return tf.reshape(Y, (1, OUT * tiles_h, OUT * tiles_w, K))[:, :H, :W_]
+    row_bytes = TILE * TILE * tiles_w * max(C, U.shape[-1]) * x.dtype.size  # V or M, one tile row
+    band = max(1, min(tiles_h, BAND_BYTES // row_bytes))
+    parts = [_tile_rows(x, U, first, min(band, tiles_h - first)) for first in range(0, tiles_h, band)]
+    y = parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
+    return y[:, :H, :W_]
