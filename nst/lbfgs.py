@@ -5,8 +5,8 @@ cost's curvature from the last m = 10 (step, gradient change) pairs and takes
 quasi-Newton steps with a line search, so each iteration goes much further than
 one Adam step; it costs one or a few evaluations of J and ∂J/∂G. Measured at
 300x400 on the default images (``python -m nst.bench --quality``): the J that 200
-Adam steps end at (6.85e6), L-BFGS passes after 55 iterations, in 174 s against
-Adam's 552 s on a 2-core CPU (3.2x sooner).
+Adam steps end at (6.85e6), L-BFGS passes after 54-55 iterations, 2.7-3.0x sooner
+than Adam on a 2-core CPU (2026-11-28: 39-45 s against 116-122 s; the README has the table).
 
 The split of work:
 

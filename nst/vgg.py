@@ -48,11 +48,12 @@ LAYERS = _layer_names("avgpool")  # the exercise's node names after 'input', in 
 
 # Convolutions with fewer input channels (conv1_1: 3) keep TensorFlow's gradient, faster there.
 FLIPPED_MIN_CHANNELS = 16
-# Winograd's convolution where input x output channels reach this (conv2_1, 64x128, on; the input
-# gradient's flipped kernel has the same product). Below, on conv1_2's 64x64 at full size, moving
+# Winograd's convolution where input x output channels reach this (conv3_1, 128x256, on; the input
+# gradient's flipped kernel has the same product). Below, at the larger sizes of blocks 1-2, moving
 # its 2.25x larger transformed tiles through memory costs more than the multiplications it saves:
-# measured at 300x400, conv1_2 53.6 ms by Winograd vs 43.4 direct; conv2_1 19.3 vs 22.8 (nst.winograd).
-WINOGRAD_MIN_CHANNEL_PRODUCT = 64 * 128
+# measured each layer alone at 300x400 (`python -m nst.bench --layers`): conv1_2 77 ms by Winograd
+# vs 44 direct, conv2_1 30 vs 23, conv2_2 50 vs 46, conv3_1 18.5 vs 22.5, conv4_2 24 vs 43.
+WINOGRAD_MIN_CHANNEL_PRODUCT = 128 * 256
 
 
 def flipped_gradient_pays():

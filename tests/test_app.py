@@ -288,6 +288,12 @@ class Page:
         field = self.page.locator(f"{box} textarea, {box} input").first
         field.fill(str(value))
         field.press("Tab")
+        # Gradio takes the value into the form's state on its change event, a little later; a Run
+        # clicked before that sent the old value once (CI, 2026-11-28). Wait for the box to settle.
+        deadline = time.monotonic() + 10
+        while field.input_value() != str(value) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.page.wait_for_timeout(500)
 
     def run(self):
         self.page.locator("#nst-run").click()
