@@ -133,8 +133,7 @@ def input_transform(x, tile_rows, top):
 
 def _tile_rows(x, U, first, count):
     """Outputs of tile rows first .. first + count - 1 (output rows 4·first ...): (1, 4·count, 4·tiles_w, K)."""
-    _, H, W_, _ = x.shape
-    K = U.shape[-1]
+    W_, K = x.shape[2], U.shape[-1]
     tiles_w = -(-W_ // OUT)
     band = x[:, max(OUT * first - 1, 0) : OUT * (first + count) + 1]  # the band and one border row each side
     M = tf.matmul(input_transform(band, count, first == 0), U)  # (36, tiles, K)
@@ -155,7 +154,7 @@ def conv3x3(x, U):
     then the 4x4 output blocks are put back in place and the padding cropped. V and M are
     2.25x the size of the input and output: on large images they are made for a band of
     tile rows at a time, at most ``BAND_BYTES`` each, so that memory stays near the direct
-    convolution's (at 2048 px conv2_2's V alone would be 0.9 GB).
+    convolution's (at 952x2048, conv3_2's V alone would be 0.28 GB).
     """
     _, H, W_, C = x.shape
     tiles_h, tiles_w = -(-H // OUT), -(-W_ // OUT)
