@@ -2,10 +2,11 @@
 
 Code anywhere in nst raises ``NSTError("<file>: <what is wrong>; <what to do>")``.
 Commands wrap their ``main`` in ``run_cli``, which prints that line to stderr and
-exits with status 2 (or 130 after Ctrl-C). ``--debug`` on the command line shows
-the traceback as well.
+exits with status 2 (or 130 after Ctrl-C). ``--debug`` on the command line (or the
+environment variable NST_DEBUG=1) shows the traceback as well: ``debugging()`` says so.
 """
 
+import os
 import sys
 import traceback
 
@@ -19,10 +20,15 @@ def one_line(err):
     return " ".join(str(err).split()) or type(err).__name__
 
 
+def debugging(argv=None):
+    """Whether to show tracebacks and TensorFlow's start-up lines: ``--debug`` in argv, or NST_DEBUG set."""
+    return "--debug" in (sys.argv[1:] if argv is None else argv) or bool(os.environ.get("NST_DEBUG"))
+
+
 def run_cli(main, argv=None):
     """Run ``main(argv)`` and turn an ``NSTError`` into one line on stderr and exit 2."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in argv
+    debug = debugging(argv)
     try:
         code = main(argv)
     except NSTError as err:

@@ -1,209 +1,117 @@
-"""Solve the optimisation problem: ``run(options)`` from Python, ``nst train`` from a shell.
+"""Training, as the exercise does it: J(G) from the graded cost functions, and ``train_step``.
 
-The exercise's recipe, step by step:
+The exercise's recipe:
 
 1. load the content image C and the style image S (300x400, minus MEANS);
 2. make the initial generated image G: noise * 0.6 + C * 0.4;
 3. load VGG19 as the exercise's graph;
 4. compute, once, the targets: a_C = conv4_2(C) and a_S, S's activations at the five style layers;
-5. repeat 200 times: one forward pass of G, J = total_cost(compute_content_cost(...),
-   compute_style_cost(...)), its gradient with respect to G's pixels, one Adam step
-   (learning rate 2.0); every 20 iterations print the costs and save ``output/<i>.png``;
+5. repeat 200 times ``train_step``: one forward pass of G, J = total_cost(compute_content_cost(...),
+   compute_style_cost(...)), its gradient with respect to G's pixels, one Adam step (learning
+   rate 2.0); every 20 iterations print the costs and save ``output/<i>.png``;
 6. save ``output/generated_image.jpg``, ``output/losses.csv`` and ``output/losses.png``.
 
-In code: ``nst.stylize`` does 1-4 (per scale), ``nst.objective.make_cost`` builds J from the
-exercise's functions (or a learner's, ``--costs``), ``nst.optimize.OPTIMIZERS`` runs step 5
-with Adam or L-BFGS, ``nst.report`` and ``nst.outputs`` do the saving. Front ends (the CLI,
-the notebook, the web studio, the batch runner) all call ``run``.
+Step 5 is this module: ``compute_cost`` is J(G), built from exactly the functions a learner
+writes (``nst.costs``, or the learner's own), and ``train_step`` is one iteration. nst's Adam
+runs call ``train_step`` at every iteration, and its L-BFGS runs minimise the same
+``compute_cost``. The rest of the recipe, and what nst adds (scales, checkpoints, progress, the
+command line), is nst's engine: ``nst.train.run(options)`` is the whole run
+(``nst.engine.run``), ``python -m nst.train`` / ``nst train`` its command line.
+
+Speed-ups plug in from outside, without changing a line here: the faster convolutions inside
+``vgg_model_outputs`` (``nst.kernels.FastKernels``), float16's loss scaling around it
+(``nst.kernels.precision``), and style targets that the traced step embeds as constants
+(``nst.kernels.folding``).
 """
 
-import functools
-import os
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-import numpy as np
+import tensorflow as tf
 
-from nst.animation import iteration_images, make_contact_sheet, make_gif
-from nst.checkpoint import check_compatible, load_checkpoint, save_checkpoint
-from nst.config import PRETRAINED_DIR
-from nst.errors import NSTError, run_cli
-from nst.images import save_image
-from nst.objective import check_costs, load_costs, make_cost
-from nst.optimize import OPTIMIZERS
-from nst.options import parse_args, settings
-from nst.outputs import RunFiles
-from nst.report import Progress, Recorder, write_losses
-from nst.runtime import describe_device
-from nst.stylize import prepare, scales, upsample
-from nst.vgg_files import read_vgg19_weights
-from nst.weights import KERAS_H5, MATCONVNET_MAT
+import nst.costs
+from nst.config import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS
+from nst.costs import total_variation_cost
 
 
-def find_model(directory=PRETRAINED_DIR):
-    """The weights in ``directory``: the MatConvNet .mat if present, else the Keras .h5."""
-    for name in (MATCONVNET_MAT.filename, KERAS_H5.filename):
-        if (Path(directory) / name).is_file():
-            return Path(directory) / name
-    raise NSTError(f"{directory}: no VGG19 weights found; run `nst weights` to fetch them")
+@dataclass(frozen=True)
+class Objective:
+    """Everything J(G) needs besides G."""
+
+    vgg_model_outputs: Callable  # G (1, H, W, 3) -> {layer: activation (1, n_H, n_W, n_C)}, one forward pass
+    a_C: Any  # the content target: C's activation at content_layer, (1, n_H, n_W, n_C)
+    styles: tuple  # the style targets, ((weight, a_S), ...): a_S maps each style layer to S's activation;
+    #                one style image: ((1.0, a_S),); several are blended, their weights summing to 1
+    content_layer: str = CONTENT_LAYER
+    style_layers: tuple = STYLE_LAYERS  # ((layer, λ), ...)
+    alpha: float = ALPHA
+    beta: float = BETA
+    tv_weight: float = 0.0  # beyond the exercise: J + tv_weight · J_tv(G), a smoothness prior
+    costs: Any = nst.costs  # the five graded functions: nst's, or a learner's (nst.engine.objective.Costs)
 
 
-@functools.lru_cache(maxsize=2)
-def _read_weights(path, stamp):
-    return read_vgg19_weights(path)
+def compute_cost(generated_image, objective):
+    """J(G) = α · J_content + β · J_style, and its terms, from one forward pass of G.
 
+    Arguments:
+        generated_image -- G, shape (1, H, W, 3), a tf.Variable or tensor
+        objective -- an ``Objective``
 
-def load_weights(path):
-    """VGG19's weights from ``path``, read once per process (a changed file is read again)."""
-    path = Path(path).resolve()
-    try:
-        stat = path.stat()
-    except OSError:
-        return read_vgg19_weights(path)  # let the reader say what is wrong, in its words
-    return _read_weights(path, (stat.st_size, stat.st_mtime_ns))
-
-
-@dataclass
-class Result:
-    image: Path  # the final image
-    rows: list  # report.Row per iteration
-    status: str  # "done", "stopped" (should_stop) or "interrupted" (Ctrl-C)
-    files: RunFiles  # everything the run wrote
-
-
-def run(options, on_iteration=None, should_stop=None):
-    """Run style transfer as ``options`` say; returns a ``Result``. Bad input raises NSTError.
-
-    on_iteration -- called after every iteration with a ``nst.report.Step`` (iteration,
-        total, costs, seconds, image()), in the thread that trains
-    should_stop -- a function returning True, or a ``threading.Event``, checked after every
-        iteration: the run then ends as Ctrl-C does, saving the current image
+    Returns:
+        {"J", "J_content", "J_style"} (and "J_tv" with a tv_weight): scalar float32 tensors.
+        With several style images, J_style = Σ_k w_k · compute_style_cost(a_S_k, a_G, style_layers).
     """
-    files = RunFiles(options.output_dir)
-    model = options.model or find_model()
-    costs = load_costs(options.costs)
-    check_outputs(options, files)
-    problem, (height, width) = prepare(options, load_weights(model))
-    seed = options.seed if options.seed is not None else int(np.random.default_rng().integers(2**31))
-    recorded = dict(settings(options), seed=seed)
-    sizes = scales(height, width, options.multiscale)
-    total = options.iterations * len(sizes)  # iterations are numbered across scales
-    checkpoint = load_checkpoint(options.resume) if options.resume else None
-    if checkpoint is not None:
-        check_compatible(checkpoint, recorded)
-
-    progress = Progress(total, quiet=options.quiet, initial=checkpoint.iteration if checkpoint else 0)
-    progress.log(
-        f"nst: {options.content.name} in the style of {', '.join(Path(p).name for p in options.style)}, "
-        f"{height}x{width}{f' in {len(sizes)} scales' if len(sizes) > 1 else ''}, {total} iterations "
-        f"({options.optimizer}) on {describe_device()}; weights {model.name}; seed {seed}; {costs.describe()}"
-    )
-    rows = checkpoint.rows if checkpoint else None
-    recorder = Recorder(files, options.save_every, progress, total, rows=rows, on_iteration=on_iteration)
-    stop_requested = should_stop.is_set if isinstance(should_stop, threading.Event) else should_stop
-
-    image, status = None, "done"
-    for scale_index, (h, w) in enumerate(sizes):
-        first, stop = scale_index * options.iterations, (scale_index + 1) * options.iterations
-        if checkpoint is not None and checkpoint.iteration >= stop:
-            continue  # this scale was finished before the checkpoint
-        scale = problem.at(h, w)
-        if checkpoint is not None and image is None:
-            image, first = checkpoint.image, checkpoint.iteration
-            if image.shape[1:3] != (h, w):
-                raise NSTError(
-                    f"{options.resume}: holds a {image.shape[2]}x{image.shape[1]} image, but this run's "
-                    f"scale {scale_index + 1} is {w}x{h}; resume with the same --size and --multiscale"
-                )
-        image = problem.start_image(scale.content, seed) if image is None else upsample(image, h, w)
-        cost = make_cost(scale, options, costs)
-        check_costs(scale, options, costs, image)
-        # The cost holds the style activations it needs (as TensorFlow constants above 64 MB):
-        # drop the NumPy copies, 0.9 GB at 952x2048 and 3.8 GB at 1904x4096.
-        scale.styles = None
-        optimizer = OPTIMIZERS[options.optimizer](cost, image, options)
-        if checkpoint is not None and first == checkpoint.iteration and checkpoint.optimizer_state:
-            optimizer.load_state(checkpoint.optimizer_state)
-
-        def on_step(i, terms, current, optimizer=optimizer):
-            recorder.record(i, terms, current)
-            if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
-                save_checkpoint(files.checkpoint, current(), i + 1, optimizer.state(), recorder.rows, recorded)
-            return bool(stop_requested and stop_requested())
-
-        status = optimizer.run(first, stop, on_step)
-        image = optimizer.image()
-        if optimizer.message and status in ("done", "diverged"):
-            progress.log(optimizer.message)
-        if status != "done":
-            break
-    progress.close()
-    if image is None:  # resumed from a checkpoint of a run that had already finished
-        image = checkpoint.image
-    return finish(options, files, problem, image, recorder.rows, status)
+    o = objective
+    a_G = o.vgg_model_outputs(generated_image)
+    J_content = o.costs.compute_content_cost(o.a_C, a_G[o.content_layer])
+    J_style = 0.0
+    for weight, a_S in o.styles:
+        J_style += weight * o.costs.compute_style_cost(a_S, a_G, o.style_layers)
+    J = o.costs.total_cost(J_content, J_style, o.alpha, o.beta)
+    terms = {"J": J, "J_content": J_content, "J_style": J_style}
+    if o.tv_weight:  # decided in Python: without TV the traced graph is exactly the exercise's J
+        terms["J_tv"] = total_variation_cost(generated_image)
+        terms["J"] = J + o.tv_weight * terms["J_tv"]
+    return terms
 
 
-def finish(options, files, problem, image, rows, status):
-    """Save the final image, the losses and the animation; say how it went."""
-    save_image(files.final, problem.finish(image))
-    write_losses(rows, files)
-    if options.animation != "none":
-        frames = iteration_images(files.folder, last=rows[-1].iteration if rows else None)
-        if options.animation in ("gif", "both"):
-            make_gif(frames, files.gif)
-        if options.animation in ("sheet", "both"):
-            make_contact_sheet(frames, files.sheet)
-    if status in ("interrupted", "stopped"):
-        how = "Interrupted" if status == "interrupted" else "Stopped"
-        print(f"{how} after {len(rows)} iterations; the current image is saved as {files.final}", flush=True)
-    elif status == "diverged":
-        remedy = (
-            "try a lower --alpha, --beta or --tv-weight"
-            if options.optimizer == "lbfgs"
-            else "try a lower --learning-rate"
-        )
-        raise NSTError(
-            f"{files.final}: the cost became NaN or infinite at iteration {len(rows)}; the last good image "
-            f"is saved there; {remedy}"
-        )
-    else:
-        seconds = rows[-1].seconds if rows else 0.0
-        print(
-            f"Done: J = {rows[-1].J:.6g} after {len(rows)} iterations in {seconds:.1f} s "
-            f"({seconds / max(len(rows), 1):.2f} s/iteration); image saved as {files.final}",
-            flush=True,
-        )
-    return Result(files.final, rows, status, files)
+def train_step(generated_image, objective, optimizer):
+    """One iteration: J(G), its gradient with respect to G's pixels, and one Adam update of G.
+
+    Arguments:
+        generated_image -- G, a tf.Variable of shape (1, H, W, 3), updated in place
+        objective -- an ``Objective``: the network, the targets and the weights
+        optimizer -- ``nst.adam.Adam`` on generated_image
+
+    Returns:
+        the terms of J before the update, as ``compute_cost`` returns them
+
+    Wrap it in ``tf.function`` (nst's runs do): TensorFlow traces it once, and every later
+    step runs the traced graph.
+    """
+    with tf.GradientTape() as tape:
+        terms = compute_cost(generated_image, objective)
+    grad = tape.gradient(terms["J"], generated_image)
+    optimizer.apply(grad)
+    return terms
 
 
-def check_outputs(options, files):
-    """Refuse an output folder that can't be written, or outputs that would overwrite an input."""
-    out = files.folder
-    if out.exists() and not out.is_dir():
-        raise NSTError(f"{out}: is a file, not a folder; choose another --output-dir")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise NSTError(
-            f"{out}: cannot create the output folder ({err.strerror}); choose another --output-dir"
-        ) from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise NSTError(f"{out}: output folder is not writable; choose another --output-dir")
-    inputs = (options.content, *options.style, options.model, options.resume)
-    if isinstance(options.costs, (str, Path)):
-        inputs += (options.costs,)
-    for path in inputs:
-        if path is not None and files.is_output(path):
-            raise NSTError(
-                f"{path}: is an input and would be overwritten by the output; "
-                "choose another --output-dir or move the input"
-            )
+def __getattr__(name):
+    """``nst.train.run``, ``nst.train.main`` (and the rest of the run) come from the engine, on first use."""
+    if name == "main":
+        from nst.engine.command_line import main
 
+        return main
+    if name in ("run", "Result", "find_model", "load_weights"):
+        import nst.engine.run
 
-def main(argv=None):
-    return {"done": 0, "stopped": 0, "interrupted": 130}[run(parse_args(argv)).status]
+        return getattr(nst.engine.run, name)
+    raise AttributeError(f"module 'nst.train' has no attribute {name!r}")
 
 
 if __name__ == "__main__":
+    from nst.engine.command_line import main
+    from nst.errors import run_cli
+
     run_cli(main)

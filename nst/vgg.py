@@ -14,9 +14,9 @@ image's activations. Training asks for all the layers it needs at once with
 ``graph.forward(image, layers)`` inside its traced step: ONE forward pass that stops at
 the deepest layer asked for (``graph.model(layers)`` wraps the same in a ``tf.function``).
 
-Each convolution's input gradient is computed by ``conv_relu`` as a forward convolution
-with the flipped kernel: the same numbers, and on the CPU faster than TensorFlow's own
-(``python -m nst.bench`` measures both; ``graph.flipped_gradient = False`` turns it off).
+How each layer is computed is handed to the graph: ``kernels``, by default ``Kernels``,
+TensorFlow's own ``conv2d`` as the exercise has it. nst's runs hand it
+``nst.kernels.FastKernels`` (Winograd's algorithm and a faster gradient, the same numbers).
 
 Average pooling (the exercise's choice, after Gatys et al.) is the default;
 ``pooling="max"`` gives the original VGG19, e.g. to compare with Keras.
@@ -26,103 +26,47 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
-from nst import winograd
 from nst.config import COLOR_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH
 from nst.errors import NSTError
-from nst.runtime import onednn_enabled
-from nst.vgg_files import BLOCKS, read_vgg19_weights
+from nst.vgg_files import LAYERS, MIN_SIZE, layer_names, read_vgg19_weights
 
-MIN_SIZE = 32  # five 2x2 poolings: smaller images leave nothing for conv5
-
-
-def _layer_names(pool_prefix):
-    names = []
-    for block, count, _ in BLOCKS:
-        names += [f"conv{block}_{i}" for i in range(1, count + 1)]
-        names.append(f"{pool_prefix}{block}")
-    return tuple(names)
+__all__ = ["LAYERS", "MIN_SIZE", "Kernels", "VGGGraph", "load_vgg_model"]
 
 
-LAYERS = _layer_names("avgpool")  # the exercise's node names after 'input', in order
+class Kernels:
+    """How ``VGGGraph`` computes its layers: TensorFlow's ``conv2d``, as the exercise does.
 
-
-# Convolutions with fewer input channels (conv1_1: 3) keep TensorFlow's gradient, faster there.
-FLIPPED_MIN_CHANNELS = 16
-# Winograd's convolution where input x output channels reach this (conv3_1, 128x256, on; the input
-# gradient's flipped kernel has the same product). Below, at the larger sizes of blocks 1-2, moving
-# its 2.25x larger transformed tiles through memory costs more than the multiplications it saves:
-# measured each layer alone at 300x400 (`python -m nst.bench --layers`): conv1_2 77 ms by Winograd
-# vs 44 direct, conv2_1 30 vs 23, conv2_2 50 vs 46, conv3_1 18.5 vs 22.5, conv4_2 24 vs 43.
-WINOGRAD_MIN_CHANNEL_PRODUCT = 128 * 256
-
-
-def flipped_gradient_pays():
-    """Whether ``conv_relu``'s gradient beats TensorFlow's here: on the CPU with Eigen's kernels.
-
-    Measured by ``python -m nst.bench`` (variant fp32-tfgrad): with Eigen, Conv2D is faster
-    than Conv2DBackpropInput; with oneDNN (TF_ENABLE_ONEDNN_OPTS=1) it is the other way
-    round, and on a GPU cuDNN's backward pass needs no help.
-    """
-    return not onednn_enabled() and not tf.config.list_physical_devices("GPU")
-
-
-def flip_kernel(W):
-    """The kernel whose SAME convolution is the input gradient of W's: W[::-1, ::-1], in/out swapped."""
-    return tf.transpose(tf.reverse(W, axis=[0, 1]), [0, 1, 3, 2])
-
-
-def winograd_pays():
-    """Whether ``conv_relu`` should use Winograd's F(4x4, 3x3) (nst.winograd): on the CPU.
-
-    Measured by ``python -m nst.bench`` (variant fp32-direct is nst's step without it).
-    On a GPU, cuDNN picks its own algorithm, Winograd's among them.
-    """
-    return not tf.config.list_physical_devices("GPU")
-
-
-def conv_relu(x, b, conv, conv_flipped):
-    """relu(conv(x) + b), differentiable in x only, its input gradient conv_flipped(relu'(dy)).
-
-    ``conv`` is a stride-1 SAME convolution with a 3x3 kernel W, ``conv_flipped`` the same with
-    ``flip_kernel(W)``: for such a convolution the input gradient is itself a SAME convolution
-    of the output gradient with the flipped, transposed kernel. So the backward pass can run
-    the same fast forward algorithm (TensorFlow's CPU Conv2D beats its Conv2DBackpropInput
-    without oneDNN; Winograd's F(4x4, 3x3) beats both where channels are many). b must be
-    a tensor, not a variable: no gradient flows to the weights.
+    ``VGGGraph(weights, ..., kernels=K)`` calls ``K(weights)`` once and then, for every layer,
+    ``conv_relu(name, x, W, b)``, and for every block of layers ``run_block(block, run, x)``.
+    A faster class with these two methods plugs in there (``nst.kernels.FastKernels``).
     """
 
-    @tf.custom_gradient
-    def forward(x):
-        y = tf.nn.relu(tf.nn.bias_add(conv(x), b))
+    def __init__(self, weights=None):
+        pass
 
-        def grad(dy):
-            dy = tf.raw_ops.ReluGrad(gradients=dy, features=y)  # exactly what tf.nn.relu's gradient does
-            return conv_flipped(dy)
+    def conv_relu(self, name, x, W, b):
+        """relu(conv2d(x, W, stride 1, SAME) + b): x (1, h, w, in), W (3, 3, in, out) -> (1, h, w, out)."""
+        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, W, strides=1, padding="SAME"), b))
 
-        return y, grad
-
-    return forward(x)
-
-
-def _conv2d(x, W):
-    return tf.nn.conv2d(x, W, strides=1, padding="SAME")
+    def run_block(self, block, run, x):
+        """The layers of block ``block`` (1-5) from its input x: ``run(x)``."""
+        return run(x)
 
 
 class VGGGraph(Mapping):
     """VGG19's layers by name, computed for the image held in ``self['input']``.
-
-    ``recompute_blocks``: see ``forward``; set it on an instance (e.g. ``{1, 2}``).
 
     Args:
         weights: {conv name: (W [3,3,in,out], b [out])}, conv1_1 expecting RGB - MEANS.
         height, width: image size, each at least 32.
         pooling: "avg" (the exercise) or "max" (the original VGG19).
         dtype: the network's compute dtype; tf.bfloat16 / tf.float16 for reduced precision.
+        kernels: how each layer is computed (see ``Kernels``); ``self.kernels = kernels(weights)``.
     """
 
-    recompute_blocks = frozenset()  # blocks whose activations the backward pass computes again
-
-    def __init__(self, weights, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, pooling="avg", dtype=tf.float32):
+    def __init__(
+        self, weights, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, pooling="avg", dtype=tf.float32, kernels=Kernels
+    ):
         if pooling not in ("avg", "max"):
             raise NSTError(f"pooling must be 'avg' or 'max', not {pooling!r}")
         if min(height, width) < MIN_SIZE:
@@ -132,17 +76,12 @@ class VGGGraph(Mapping):
             )
         self.height, self.width, self.pooling = int(height), int(width), pooling
         self.dtype = tf.as_dtype(dtype)
-        self.layers = _layer_names(f"{pooling}pool")
+        self.layers = layer_names(f"{pooling}pool")
         # Weights become constants once, in the compute dtype; fc layers were never loaded.
         self._weights = {
             name: (tf.constant(W, self.dtype), tf.constant(b, self.dtype)) for name, (W, b) in weights.items()
         }
-        # How the input gradient of each convolution is computed (see conv_relu); same values.
-        self.flipped_gradient = flipped_gradient_pays()
-        # Not in float16: Winograd's transformed tiles are up to ~100x the activations, past its range.
-        self.winograd = winograd_pays() and self.dtype != tf.float16
-        self._source = weights  # Winograd's transforms are made once per array of these (winograd.kernels)
-        self._flipped = {}  # name -> flip_kernel(W), made on first use
+        self.kernels = kernels(weights)
         self.input = tf.Variable(tf.zeros((1, self.height, self.width, COLOR_CHANNELS)), name="input", trainable=True)
         self._shapes = {"input": tuple(self.input.shape)}
         h, w = self.height, self.width
@@ -195,12 +134,7 @@ class VGGGraph(Mapping):
 
         image: (1, height, width, 3), RGB minus MEANS. Stops after the deepest layer
         asked for, so the layers no cost needs (conv5_2 ... avgpool5) cost nothing.
-
-        ``self.recompute_blocks`` (block numbers, e.g. {1, 2}; none by default) trades time
-        for memory under a gradient tape: each of those blocks (its convolutions and its
-        pooling) runs inside ``tf.recompute_grad``, so the backward pass keeps only the
-        block's input and the outputs asked for, and computes the block's other
-        activations again when it needs them. Same values and gradients.
+        Each block (its convolutions and its pooling) runs through ``self.kernels.run_block``.
         """
         self.check_layers(outputs)
         wanted = set(outputs)
@@ -213,12 +147,12 @@ class VGGGraph(Mapping):
             if "pool" not in name and index < deepest:
                 continue  # a block ends at its pooling layer (or at the deepest layer asked for)
             block = int(segment[0][len("conv")])
-            x, activations = self._run_segment(tuple(segment), x, wanted, block in self.recompute_blocks)
+            x, activations = self._run_segment(block, tuple(segment), x, wanted)
             result.update(activations)
             segment = []
         return result
 
-    def _run_segment(self, names, x, wanted, recompute):
+    def _run_segment(self, block, names, x, wanted):
         """Layers ``names`` in order from x: (last activation, {name: activation} for the wanted)."""
         kept = [name for name in names[:-1] if name in wanted]
 
@@ -226,7 +160,7 @@ class VGGGraph(Mapping):
             activations = {}
             for name in names:
                 if name.startswith("conv"):
-                    x = self._conv_relu(name, x)
+                    x = self.kernels.conv_relu(name, x, *self._weights[name])
                 elif self.pooling == "avg":
                     x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="SAME")
                 else:
@@ -234,25 +168,11 @@ class VGGGraph(Mapping):
                 activations[name] = x
             return [x] + [activations[name] for name in kept]
 
-        last, *others = tf.recompute_grad(run)(x) if recompute else run(x)
+        last, *others = self.kernels.run_block(block, run, x)
         activations = dict(zip(kept, others))
         if names[-1] in wanted:
             activations[names[-1]] = last
         return last, activations
-
-    def _conv_relu(self, name, x):
-        """relu(conv2d(x, W) + b), by Winograd or directly; its gradient by a forward convolution (see conv_relu)."""
-        W, b = self._weights[name]
-        if self.winograd and W.shape[2] * W.shape[3] >= WINOGRAD_MIN_CHANNEL_PRODUCT:
-            U, U_flipped = winograd.kernels(self._source[name][0], self.dtype)
-            return conv_relu(x, b, lambda t: winograd.conv3x3(t, U), lambda t: winograd.conv3x3(t, U_flipped))
-        if not self.flipped_gradient or W.shape[2] < FLIPPED_MIN_CHANNELS:
-            return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, W, strides=1, padding="SAME"), b))
-        if name not in self._flipped:
-            with tf.init_scope():  # made once, eagerly: a constant every trace can share
-                self._flipped[name] = flip_kernel(W)
-        W_flipped = self._flipped[name]
-        return conv_relu(x, b, lambda t: _conv2d(t, W), lambda t: _conv2d(t, W_flipped))
 
     def model(self, outputs, jit_compile=False):
         """A ``tf.function`` image -> {name: activation}, traced once for this image size."""
@@ -267,11 +187,11 @@ class VGGGraph(Mapping):
         return activations
 
 
-def load_vgg_model(path, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, pooling="avg", dtype=tf.float32):
+def load_vgg_model(path, height=IMAGE_HEIGHT, width=IMAGE_WIDTH, pooling="avg", dtype=tf.float32, kernels=Kernels):
     """Load VGG19 weights from a MatConvNet .mat or Keras .h5 file into a ``VGGGraph``.
 
     >>> graph = load_vgg_model("pretrained-model/imagenet-vgg-verydeep-19.mat")
     >>> graph["input"].assign(content_image)    # (1, 300, 400, 3), RGB minus MEANS
     >>> a_C = graph["conv4_2"]                  # (1, 38, 50, 512)
     """
-    return VGGGraph(read_vgg19_weights(path), height, width, pooling=pooling, dtype=dtype)
+    return VGGGraph(read_vgg19_weights(path), height, width, pooling=pooling, dtype=dtype, kernels=kernels)

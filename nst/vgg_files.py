@@ -1,4 +1,4 @@
-"""Read VGG19's convolution weights from a MatConvNet .mat or a Keras .h5 file.
+"""VGG19's layers, and its convolution weights read from a MatConvNet .mat or a Keras .h5 file.
 
 ``read_vgg19_weights(path)`` returns ``{"conv1_1": (W, b), ..., "conv5_4": (W, b)}`` with
 W float32 [height, width, in, out] (TensorFlow's HWIO), b float32 [out], and conv1_1's
@@ -30,6 +30,19 @@ for _block, _count, _out in BLOCKS:
         CONV_SHAPES[f"conv{_block}_{_i}"] = (3, 3, _in, _out)
         _in = _out
 CONV_NAMES = tuple(CONV_SHAPES)
+MIN_SIZE = 32  # five 2x2 poolings: smaller images leave nothing for conv5
+
+
+def layer_names(pool_prefix="avgpool"):
+    """The graph's node names after 'input', in order: conv1_1, conv1_2, avgpool1, conv2_1, ..."""
+    names = []
+    for block, count, _ in BLOCKS:
+        names += [f"conv{block}_{i}" for i in range(1, count + 1)]
+        names.append(f"{pool_prefix}{block}")
+    return tuple(names)
+
+
+LAYERS = layer_names("avgpool")  # the exercise's node names after 'input', in order
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAT5_MAGIC = b"MATLAB 5.0 MAT-file"

@@ -1,4 +1,4 @@
-"""Tests of nst.animation: the saved iterations in numeric order, the GIF's frames, order,
+"""Tests of nst.engine.animation: the saved iterations in numeric order, the GIF's frames, order,
 timing and looping, the contact sheet's grid, and NSTError for nothing to show."""
 
 import imageio.v3 as iio
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst import animation
-from nst.animation import LABEL_HEIGHT, MARGIN, THUMB_WIDTH, iteration_images, make_contact_sheet, make_gif
+from nst.engine import animation
+from nst.engine.animation import LABEL_HEIGHT, MARGIN, THUMB_WIDTH, iteration_images, make_contact_sheet, make_gif
 from nst.errors import NSTError
 
 # Iteration -> flat colour; distinct, so each frame can be recognised by its mean colour.

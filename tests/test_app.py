@@ -1,7 +1,7 @@
 """nst studio (nst/app.py): its checks and jobs, /stylize through gradio_client, and the page in a
 real browser, headless Chromium driven by Playwright.
 
-The server runs as a user starts it, ``python -m nst.app``, in a subprocess on a free loopback
+The server runs as a user starts it, ``python -m nst.frontends.studio``, in a subprocess on a free loopback
 port; every job is tiny (64x96, a few iterations; the Stop and tab-closing tests start longer
 ones and end them early). The browser is the system's Chromium (Debian's ``chromium``) or else
 Playwright's own; without either the browser tests skip and say so loudly, and with
@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nst import app
 from nst.config import IMAGES_DIR, ROOT
 from nst.errors import NSTError
+from nst.frontends import studio as app
 from nst.options import Options
 
 CONTENT = IMAGES_DIR / "golden_gate_bridge.jpg"
@@ -181,11 +181,11 @@ class Studio:
 
 @pytest.fixture(scope="module")
 def studio(weights_h5, tmp_path_factory):
-    """``python -m nst.app`` on a free loopback port; stopped with Ctrl-C (SIGINT) at the end."""
+    """``python -m nst.frontends.studio`` on a free loopback port; stopped with Ctrl-C (SIGINT) at the end."""
     folder = tmp_path_factory.mktemp("studio")
     log_path = folder / "server.log"
     env = {**os.environ, "GRADIO_HEARTBEAT_INTERVAL": "0.5", "PYTHONUNBUFFERED": "1"}  # a closed tab seen at once
-    command = [sys.executable, "-m", "nst.app", "--port", str(free_port()), "--max-size", str(MAX_SIZE)]
+    command = [sys.executable, "-m", "nst.frontends.studio", "--port", str(free_port()), "--max-size", str(MAX_SIZE)]
     command += ["--output-dir", str(folder / "jobs"), "--model", str(weights_h5)]
     with open(log_path, "w") as log:
         server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)

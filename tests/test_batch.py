@@ -1,6 +1,6 @@
 """nst batch on a real local Ray instance (2 CPUs), with tiny images (32x48) and 2 iterations.
 
-One Ray instance serves the whole module (``nst.batch.main`` uses the one this process
+One Ray instance serves the whole module (``nst.frontends.batch.main`` uses the one this process
 started), so its worker processes, with TensorFlow and the weights loaded, serve every test.
 """
 
@@ -20,9 +20,9 @@ import pytest
 import ray
 from PIL import Image
 
-from nst.batch import RESULTS, main, sha256_file
 from nst.config import ROOT
 from nst.errors import run_cli
+from nst.frontends.batch import RESULTS, main, sha256_file
 
 SMALL = ["--size", "32x48", "--iterations", "2", "--seed", "1"]
 
@@ -243,7 +243,7 @@ def test_ctrl_c_keeps_finished_jobs_and_cancels_the_rest(ray_local, inputs, tmp_
 
 def test_nst_train_does_not_import_ray(weights_h5, tmp_path):
     code = (
-        "import sys, nst.train, nst.cli\n"
+        "import sys, nst.train, nst.frontends.cli\n"
         f"nst.train.main(['--size', '32x48', '--iterations', '1', '--quiet', '--output-dir', {str(tmp_path)!r}])\n"
         "assert 'ray' not in sys.modules, 'nst train imported Ray'\n"
     )

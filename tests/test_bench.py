@@ -7,10 +7,13 @@ import pytest
 import tensorflow as tf
 
 from nst import bench, config
-from nst.bench_baseline import conv_gflop, make_baseline_step
+from nst.bench.baseline import conv_gflop, make_baseline_step
+from nst.engine.runtime import configure_threads
 from nst.errors import NSTError
-from nst.runtime import PRECISIONS, compute_dtype, configure_threads
-from nst.vgg import VGGGraph, conv_relu, flip_kernel
+from nst.kernels import FastKernels
+from nst.kernels.convolution import conv_relu, flip_kernel
+from nst.kernels.precision import PRECISIONS, compute_dtype
+from nst.vgg import VGGGraph
 from nst.vgg_files import read_vgg19_weights
 
 STYLE_NAMES = [name for name, _ in config.STYLE_LAYERS]
@@ -119,8 +122,8 @@ def _cost(acts, a_C, a_S):
 def test_flipped_gradient_equals_the_plain_formulation(weights):
     height, width = 40, 56  # not multiples of 32: SAME pooling rounds up
     content, style, generated = bench.images(height, width)
-    graph = VGGGraph(weights, height, width)
-    graph.flipped_gradient, graph.winograd = True, False
+    graph = VGGGraph(weights, height, width, kernels=FastKernels)
+    graph.kernels.flipped_gradient, graph.kernels.winograd = True, False
     names = [config.CONTENT_LAYER] + STYLE_NAMES
     a_C = graph.forward(content, [config.CONTENT_LAYER])[config.CONTENT_LAYER]
     a_S = graph.forward(style, STYLE_NAMES)
@@ -128,7 +131,7 @@ def test_flipped_gradient_equals_the_plain_formulation(weights):
     J_plain, grad_plain = _plain_cost_and_gradient(weights, generated, layers, a_C, a_S)
     image = tf.constant(generated)
     for flipped in (True, False):
-        graph.flipped_gradient = flipped
+        graph.kernels.flipped_gradient = flipped
         with tf.GradientTape() as tape:
             tape.watch(image)
             J = _cost(graph.forward(image, names), a_C, a_S)

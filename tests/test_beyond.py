@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.color import rgb_to_yiq
 from nst.config import CONTENT_IMAGE, IMAGES_DIR
+from nst.engine.color import rgb_to_yiq
+from nst.engine.command_line import parse_args
 from nst.images import read_image, resize_to
-from nst.options import parse_args
 from nst.train import main
 
 STARRY = str(IMAGES_DIR / "starry_night.jpg")

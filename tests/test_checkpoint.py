@@ -1,4 +1,4 @@
-"""Tests of nst.checkpoint: round trip, atomic saving, refusing pickles and damaged files
+"""Tests of nst.engine.checkpoint: round trip, atomic saving, refusing pickles and damaged files
 with one NSTError line, and the settings check before resuming."""
 
 import json
@@ -7,16 +7,16 @@ import pickle
 import numpy as np
 import pytest
 
-from nst import checkpoint as ckpt
-from nst.checkpoint import (
+from nst.engine import checkpoint as ckpt
+from nst.engine.checkpoint import (
     Checkpoint,
     changed_settings,
     check_compatible,
     load_checkpoint,
     save_checkpoint,
 )
+from nst.engine.report import Row
 from nst.errors import NSTError
-from nst.report import Row
 
 SETTINGS = {
     "content": "/data/louvre.jpg",
@@ -131,7 +131,7 @@ def test_save_refuses_what_it_cannot_store(tmp_path):
 
 
 def test_settings_are_json_and_compatible_with_themselves(tmp_path):
-    from nst.options import MUST_MATCH, Options, settings  # imports TensorFlow (through nst.vgg): only here
+    from nst.engine.options import MUST_MATCH, Options, settings
 
     recorded = settings(Options())
     assert json.loads(json.dumps(recorded)) == recorded

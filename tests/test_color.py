@@ -1,16 +1,16 @@
-"""Tests for nst.color: YIQ, luminance-only transfer and colour histogram matching."""
+"""Tests for nst.engine.color: YIQ, luminance-only transfer and colour histogram matching."""
 
 import numpy as np
 import pytest
 
-from nst.color import (
+from nst.config import CONTENT_IMAGE, STYLE_IMAGE
+from nst.engine.color import (
     color_transform,
     luminance_transfer,
     match_color_histogram,
     rgb_to_yiq,
     yiq_to_rgb,
 )
-from nst.config import CONTENT_IMAGE, STYLE_IMAGE
 from nst.images import read_image, resize_to
 
 RNG = np.random.default_rng(0)

@@ -12,12 +12,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nst import exercise
-from nst.cli import COMMANDS
 from nst.config import ROOT
 from nst.errors import run_cli
-from nst.exercise import BEGIN, CODE_STUB, END, SOLUTION, STUDENT, solution_lines, student_edition
-from nst.grader import GRADED
+from nst.frontends.cli import COMMANDS
+from nst.teaching import exercise
+from nst.teaching.exercise import BEGIN, CODE_STUB, END, SOLUTION, STUDENT, solution_lines, student_edition
+from nst.teaching.grader import GRADED
 
 
 def read(path):
@@ -54,8 +54,8 @@ def test_each_graded_function_has_its_own_cell_and_a_check_after_it():
             "task": False,
         }
         check = cells[i + 1]  # the very next code cell checks it
-        call = "nst.grader.check_train_step(train_step, generated_image)" if name == "train_step" else None
-        assert check.source.startswith(f"{call or f'nst.grader.check_{name}({name})'}.points")
+        call = "nst.teaching.grader.check_train_step(train_step, generated_image)" if name == "train_step" else None
+        assert check.source.startswith(f"{call or f'nst.teaching.grader.check_{name}({name})'}.points")
         assert nbgrader_meta(check) == {
             "grade": True,
             "grade_id": f"check_{name}",
@@ -97,7 +97,7 @@ def test_notebook_defines_the_functions_instead_of_importing_them():
 def test_committed_student_edition_is_current(tmp_path):
     fresh = exercise.write_student_edition(SOLUTION, tmp_path / STUDENT.name)
     assert STUDENT.read_text(encoding="utf-8") == fresh.read_text(encoding="utf-8"), (
-        "the student edition is stale: run `python -m nst.exercise` and commit it"
+        "the student edition is stale: run `python -m nst.teaching.exercise` and commit it"
     )
 
 

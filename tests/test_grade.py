@@ -21,11 +21,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nst import grade as grading
 from nst.config import OUTPUT_DIR
 from nst.errors import run_cli
-from nst.exercise import BEGIN, END, SOLUTION, STUDENT
-from nst.grader import GRADED
+from nst.teaching import grade as grading
+from nst.teaching.exercise import BEGIN, END, SOLUTION, STUDENT
+from nst.teaching.grader import GRADED
 
 pytestmark = pytest.mark.usefixtures("weights_h5")  # the notebooks load VGG19
 
@@ -64,11 +64,11 @@ def failing(report):
 
 
 def test_solution_gets_full_marks_through_the_command(tmp_path):
-    """The whole solution notebook, training and painting included, by `python -m nst.grade --json`."""
+    """The whole solution notebook, training and painting included, by `python -m nst.teaching.grade --json`."""
     out = tmp_path / "grades.json"
     before = {p: p.stat().st_mtime for p in OUTPUT_DIR.rglob("*")} if OUTPUT_DIR.exists() else {}
     result = subprocess.run(
-        [sys.executable, "-m", "nst.grade", str(SOLUTION), "--json", str(out)],
+        [sys.executable, "-m", "nst.teaching.grade", str(SOLUTION), "--json", str(out)],
         cwd=tmp_path,
         capture_output=True,
         text=True,

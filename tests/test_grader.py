@@ -1,4 +1,4 @@
-"""Tests for nst.grader: nst's own functions pass, each classic mistake is named, nothing raises.
+"""Tests for nst.teaching.grader: nst's own functions pass, each classic mistake is named, nothing raises.
 
 Every wrong implementation below is a few lines of TensorFlow a learner could write; the grader
 sees only what it returns, so each must be recognised by its values, shapes, dtypes or gradients.
@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst import costs, grader
+from nst import costs
 from nst.adam import Adam
 from nst.config import STYLE_LAYERS
+from nst.teaching import grader
 
 # --- Building blocks of the learners' functions --------------------------------------------
 

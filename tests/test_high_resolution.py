@@ -5,8 +5,8 @@ import pytest
 import scipy.optimize
 import tensorflow as tf
 
-import nst.lbfgs
-from nst.lbfgs import PIXEL_BOUNDS, bound_arrays, minimize_lbfgs
+import nst.engine.lbfgs
+from nst.engine.lbfgs import PIXEL_BOUNDS, bound_arrays, minimize_lbfgs
 
 SHAPE = (1, 6, 7, 3)
 
@@ -31,7 +31,7 @@ def rough():
 
 def test_this_scipys_setulb_is_the_one_the_driver_was_written_for():
     # If SciPy changes it, nst falls back to scipy.optimize.minimize (correct, but with its loop).
-    assert nst.lbfgs._setulb() is not None, f"SciPy's setulb is no longer {nst.lbfgs.SETULB_SIGNATURE}"
+    assert nst.engine.lbfgs._setulb() is not None, f"SciPy's setulb is no longer {nst.engine.lbfgs.SETULB_SIGNATURE}"
 
 
 @pytest.mark.parametrize("bounds", [None, PIXEL_BOUNDS], ids=["unbounded", "pixel-bounds"])
@@ -39,7 +39,7 @@ def test_this_scipys_setulb_is_the_one_the_driver_was_written_for():
 def test_the_driver_takes_scipy_minimizes_steps_exactly(rough, monkeypatch, bounds, iterations):
     value_and_grad, x0 = rough
     ours = minimize_lbfgs(value_and_grad, x0, iterations, bounds=bounds)
-    monkeypatch.setattr(nst.lbfgs, "_setulb", lambda: None)  # the fallback: scipy.optimize.minimize
+    monkeypatch.setattr(nst.engine.lbfgs, "_setulb", lambda: None)  # the fallback: scipy.optimize.minimize
     scipys = minimize_lbfgs(value_and_grad, x0, iterations, bounds=bounds)
     assert ours.losses == scipys.losses and ours.evaluations == scipys.evaluations
     assert (ours.status, ours.message) == (scipys.status, scipys.message)
@@ -74,27 +74,28 @@ def test_bound_arrays_are_what_scipys_loop_writes():
 
 @pytest.fixture(scope="module")
 def small_problem(weights_h5):
-    from nst.bench import exercise_scale
+    from nst.bench import exercise_level
     from nst.config import CONTENT_IMAGE, STYLE_IMAGE
     from nst.images import generate_noise_image, load_image
 
     content, style = load_image(CONTENT_IMAGE, 64, 96), load_image(STYLE_IMAGE, 64, 96)
-    return exercise_scale(weights_h5, content, style), generate_noise_image(content, seed=0)
+    return exercise_level(weights_h5, content, style), generate_noise_image(content, seed=0)
 
 
 def test_recomputed_blocks_give_the_same_cost_and_gradient(small_problem):
-    from nst.objective import make_cost
+    from nst.engine.objective import make_objective
     from nst.options import Options
+    from nst.train import compute_cost
 
     scale, image = small_problem
     image = tf.constant(image)
 
     def cost_and_gradient(blocks):
-        scale.graph.recompute_blocks = frozenset(blocks)
-        cost = make_cost(scale, Options())
+        scale.graph.kernels.recompute_blocks = frozenset(blocks)
+        objective = make_objective(scale, Options())
         with tf.GradientTape() as tape:
             tape.watch(image)
-            J = cost(image)["J"]
+            J = compute_cost(image, objective)["J"]
         return float(J), tape.gradient(J, image).numpy()
 
     try:
@@ -104,18 +105,18 @@ def test_recomputed_blocks_give_the_same_cost_and_gradient(small_problem):
             assert J_r == pytest.approx(J, rel=1e-6)
             np.testing.assert_allclose(grad_r, grad, rtol=1e-4, atol=1e-4 * np.abs(grad).max())
     finally:
-        scale.graph.recompute_blocks = frozenset()
+        scale.graph.kernels.recompute_blocks = frozenset()
 
 
 def test_large_scales_recompute_and_small_ones_do_not(weights_h5, monkeypatch):
-    import nst.stylize
+    import nst.engine.problem
     from nst.options import Options
     from nst.train import load_weights
 
-    monkeypatch.setattr(nst.stylize, "RECOMPUTE_FROM_PIXELS", 64 * 96)
-    problem, _ = nst.stylize.prepare(Options(size=(64, 96)), load_weights(weights_h5))
-    assert problem.at(64, 96).graph.recompute_blocks == nst.stylize.RECOMPUTE_BLOCKS
-    assert problem.at(32, 48).graph.recompute_blocks == frozenset()
+    monkeypatch.setattr(nst.engine.problem, "RECOMPUTE_FROM_PIXELS", 64 * 96)
+    problem, _ = nst.engine.problem.prepare(Options(size=(64, 96)), load_weights(weights_h5))
+    assert problem.at(64, 96).graph.kernels.recompute_blocks == nst.engine.problem.RECOMPUTE_BLOCKS
+    assert problem.at(32, 48).graph.kernels.recompute_blocks == frozenset()
 
 
 # --- the targets of a large image, computed in bands of rows -------------------------------------
@@ -124,7 +125,7 @@ def test_large_scales_recompute_and_small_ones_do_not(weights_h5, monkeypatch):
 def test_targets_in_bands_equal_one_pass(weights_h5):
     from nst.config import STYLE_IMAGE
     from nst.images import load_image
-    from nst.targets import forward_in_bands
+    from nst.kernels.bands import forward_in_bands
     from nst.train import load_weights
     from nst.vgg import VGGGraph
 

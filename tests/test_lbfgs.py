@@ -1,16 +1,16 @@
-"""Tests for nst.lbfgs: SciPy's L-BFGS-B on TensorFlow costs."""
+"""Tests for nst.engine.lbfgs: SciPy's L-BFGS-B on TensorFlow costs."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.bench import exercise_scale
+from nst.bench import exercise_level
 from nst.config import ALPHA, BETA, CONTENT_IMAGE, CONTENT_LAYER, MEANS, STYLE_IMAGE, STYLE_LAYERS
 from nst.costs import compute_content_cost, compute_style_cost, total_cost
 from nst.costs.variation import total_variation_cost
+from nst.engine.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
+from nst.engine.objective import make_objective
 from nst.images import generate_noise_image, load_image
-from nst.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
-from nst.objective import make_cost
 from nst.options import Options
 
 SHAPE = (1, 4, 5, 3)
@@ -165,12 +165,12 @@ HEIGHT, WIDTH = 48, 64
 def problem(weights_h5):
     content = load_image(CONTENT_IMAGE, HEIGHT, WIDTH)
     style = load_image(STYLE_IMAGE, HEIGHT, WIDTH)
-    scale = exercise_scale(weights_h5, content, style)
+    scale = exercise_level(weights_h5, content, style)
     a_C, a_S = scale.a_C, scale.styles[0][1]
     G0 = generate_noise_image(content, seed=0)
     # The one traced value_and_grad of this file (tracing VGG19 is the slow part); other
     # tests run make_value_and_grad's Python function eagerly via .python_function.
-    value_and_grad = make_value_and_grad(make_cost(scale, Options()), G0.shape)
+    value_and_grad = make_value_and_grad(make_objective(scale, Options()), G0.shape)
     return scale, a_C, a_S, G0, value_and_grad
 
 
@@ -216,7 +216,7 @@ def test_value_and_grad_agrees_with_the_training_steps_costs(problem):
 
 def test_tv_weight_adds_the_total_variation_cost(problem):
     scale, a_C, a_S, G0, _ = problem
-    smooth = make_value_and_grad(make_cost(scale, Options(tv_weight=1e4)), G0.shape)
+    smooth = make_value_and_grad(make_objective(scale, Options(tv_weight=1e4)), G0.shape)
     x = tf.constant(G0)
     J_smooth, grad_smooth, extras = smooth.python_function(x)  # eagerly: no second trace of VGG19
     J_plain, grad_plain, _, _ = eager_costs(scale, a_C, a_S, G0)

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from nst.config import OUTPUT_DIR, ROOT
-from nst.grade import pinned_kernel_manager
-from nst.grader import GRADED
 from nst.images import read_image
+from nst.teaching.grade import pinned_kernel_manager
+from nst.teaching.grader import GRADED
 
 NOTEBOOK = ROOT / "notebooks" / "Art_Generation_with_Neural_Style_Transfer.ipynb"
 ITERATIONS, SAVE_EVERY = 4, 2  # the notebook's save_every = max(1, min(20, 4 // 2))

@@ -1,29 +1,39 @@
-"""Tests for nst.objective: the cost built from the exercise's functions, pluggable costs,
-make_gradient's plain gradients and float16 loss scaling."""
+"""Tests for the objective built from the exercise's functions, plain gradients and float16
+loss scaling (nst.kernels.precision), and reduced precision end to end."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.bench import exercise_scale
+from nst.bench import exercise_level
 from nst.config import CONTENT_IMAGE, STYLE_IMAGE
+from nst.engine.objective import make_objective
+from nst.engine.optimizers import OPTIMIZERS
 from nst.images import generate_noise_image, load_image
-from nst.lbfgs import make_value_and_grad
-from nst.objective import make_cost, make_gradient
+from nst.kernels.precision import LossScale, value_and_grad
 from nst.options import Options
 from nst.train import main
 
 GAIN = 300.0
 
 
-def toy_cost(image):
-    """J = Σ (GAIN·x)², computed through float16 so that its backward pass overflows.
+def toy_model(image):
+    """A float16 "network": {"y": GAIN·x} computed in float16, so that its backward pass overflows."""
+    return {"y": tf.cast(image, tf.float16) * tf.constant(GAIN, tf.float16)}
+
+
+def toy_cost(model):
+    """J = Σ y², y from ``model`` (toy_model, loss-scaled or not), summed in float32.
 
     ∂J/∂x = 2·GAIN²·x = 180,000·x: beyond float16's 65,504 wherever |x| > 0.37.
     """
-    y = tf.cast(tf.cast(image, tf.float16) * tf.constant(GAIN, tf.float16), tf.float32)
-    J = tf.reduce_sum(tf.square(y))
-    return {"J": J, "J_content": J, "J_style": tf.constant(0.0)}
+
+    def cost(image):
+        y = tf.cast(model(image)["y"], tf.float32)
+        J = tf.reduce_sum(tf.square(y))
+        return {"J": J, "J_content": J, "J_style": tf.constant(0.0)}
+
+    return cost
 
 
 X = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(1, 2, 2, 3)
@@ -32,17 +42,18 @@ EXACT = 2 * GAIN**2 * X.astype(np.float64)
 
 def test_without_scaling_float16_overflows():
     # The reason loss scaling exists: the plain gradient is infinite.
-    _, grad = make_gradient(toy_cost, tf.float32)(tf.constant(X))
+    _, grad = value_and_grad(toy_cost(toy_model), tf.constant(X))
     assert not np.isfinite(grad.numpy()).all()
 
 
 def test_float16_loss_scaling_recovers_the_gradient():
-    gradient = make_gradient(toy_cost, tf.float16)
-    terms, grad = tf.function(gradient)(tf.constant(X))
+    loss_scale = LossScale()
+    cost = toy_cost(loss_scale.outputs(toy_model))
+    terms, grad = tf.function(lambda x: value_and_grad(cost, x, loss_scale))(tf.constant(X))
     J = terms["J"]
     assert np.isfinite(grad.numpy()).all()
     np.testing.assert_allclose(grad.numpy(), EXACT, rtol=2e-3)
-    assert float(gradient.scale.numpy()) < 1.0  # it had to scale down
+    assert float(loss_scale.scale.numpy()) < 1.0  # it had to scale down
     # J is never scaled.
     np.testing.assert_allclose(J.numpy(), np.sum((GAIN * X.astype(np.float64)) ** 2), rtol=1e-3)
 
@@ -51,7 +62,7 @@ def test_other_dtypes_take_the_plain_gradient():
     def cost(image):
         return {"J": tf.reduce_sum(image**2)}
 
-    _, grad = make_gradient(cost, tf.bfloat16)(tf.constant(X))
+    _, grad = value_and_grad(cost, tf.constant(X))  # no loss scale: bfloat16 and float32 networks
     np.testing.assert_allclose(grad.numpy(), 2 * X, rtol=1e-6)
 
 
@@ -95,9 +106,10 @@ def test_reduced_precision_lbfgs_gradient_matches_fp32(weights_h5, dtype):
     G = tf.constant(generate_noise_image(content, 0.6, seed=1))
     results = []
     for precision in ("fp32", {tf.float16: "fp16", tf.bfloat16: "bf16"}[dtype]):
-        scale = exercise_scale(weights_h5, content, style, precision)
-        cost = make_cost(scale, Options(precision=precision))
-        J, grad, _ = make_value_and_grad(cost, G.shape, scale.graph.dtype)(G)
+        options = Options(precision=precision, optimizer="lbfgs")
+        level = exercise_level(weights_h5, content, style, precision)
+        optimizer = OPTIMIZERS["lbfgs"](make_objective(level, options), G, options)
+        J, grad, _ = optimizer.value_and_grad(G)
         results.append((float(J), grad.numpy().ravel()))
     (J32, g32), (J_low, g_low) = results
     assert J_low == pytest.approx(J32, rel=0.02)

@@ -12,8 +12,9 @@ import pytest
 
 import nst.costs.content
 import nst.costs.style
-from nst.objective import COST_FUNCTIONS, NST_COSTS, load_costs
-from nst.options import PRESETS, Options, parse_args
+from nst.engine.command_line import parse_args
+from nst.engine.objective import COST_FUNCTIONS, NST_COSTS, load_costs
+from nst.engine.options import PRESETS, Options
 from nst.train import main, run
 
 SMALL = {"size": (32, 48), "iterations": 2, "seed": 0, "quiet": True}
@@ -205,7 +206,7 @@ def test_nst_command_runs_train_help():
 def test_the_first_line_names_the_device_and_an_unused_gpu(monkeypatch):
     import tensorflow as tf
 
-    from nst import runtime
+    from nst.engine import runtime
 
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     monkeypatch.setattr(runtime, "nvidia_driver_present", lambda: False)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from nst import bench, config
+from nst.engine.options import PRESETS, QUALITY_TV_WEIGHT, Options
+from nst.engine.problem import prepare
 from nst.images import generate_noise_image
-from nst.options import PRESETS, QUALITY_TV_WEIGHT, Options
-from nst.stylize import prepare
 from nst.train import load_weights
 
 

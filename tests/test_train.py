@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from nst import config
+from nst.engine.command_line import build_parser, parse_args
 from nst.errors import NSTError
-from nst.options import Options, build_parser, parse_args
+from nst.options import Options
 from nst.train import main
 
 SMALL = ["--size", "48x64", "--iterations", "6", "--save-every", "2", "--seed", "3", "--quiet"]

@@ -1,15 +1,18 @@
-"""Winograd's F(4x4, 3x3) (nst.winograd) computes VGG19's convolutions: same numbers, fewer multiplications."""
+"""Winograd's F(4x4, 3x3) (nst.kernels.winograd) computes VGG19's convolutions: same numbers, fewer multiplications."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst import bench, config, winograd
-from nst.bench_layers import format_layers, layer_rows
+from nst import bench, config
+from nst.bench.layers import format_layers, layer_rows
+from nst.engine.objective import make_objective
 from nst.images import load_image
-from nst.objective import make_cost
+from nst.kernels import FastKernels, winograd
+from nst.kernels.convolution import WINOGRAD_MIN_CHANNEL_PRODUCT, conv_relu, flip_kernel
 from nst.options import Options
-from nst.vgg import WINOGRAD_MIN_CHANNEL_PRODUCT, VGGGraph, conv_relu, flip_kernel
+from nst.train import compute_cost
+from nst.vgg import VGGGraph
 from nst.vgg_files import read_vgg19_weights
 
 
@@ -65,8 +68,7 @@ def test_float32_winograd_rounds_like_float32(shape):
 def test_every_winograd_layer_matches_the_direct_convolution_on_real_activations(weights):
     """The exercise's content picture at 300x400: each layer's input from the direct pass, both outputs 1e-4 apart."""
     content = load_image(config.CONTENT_IMAGE, config.IMAGE_HEIGHT, config.IMAGE_WIDTH)
-    graph = VGGGraph(weights, config.IMAGE_HEIGHT, config.IMAGE_WIDTH)
-    graph.winograd = False
+    graph = VGGGraph(weights, config.IMAGE_HEIGHT, config.IMAGE_WIDTH)  # TensorFlow's own convolutions
     layers = graph.layers[: graph.layers.index("conv5_1") + 1]
     acts = graph.forward(content, layers)
     previous, checked = tf.cast(content, tf.float32), []
@@ -83,12 +85,12 @@ def test_every_winograd_layer_matches_the_direct_convolution_on_real_activations
 
 def test_the_graph_uses_winograd_on_the_cpu_and_the_same_activations(weights):
     content = load_image(config.CONTENT_IMAGE, 64, 96)
-    graph = VGGGraph(weights, 64, 96)
-    assert graph.winograd  # no GPU here
+    graph = VGGGraph(weights, 64, 96, kernels=FastKernels)
+    assert graph.kernels.winograd  # no GPU here
     fast = graph.forward(content, ["conv1_2", "conv4_2", "conv5_1"])
     made = winograd._KERNELS  # the transforms are made for the Winograd layers only
     assert id(weights["conv4_2"][0]) in made and id(weights["conv1_2"][0]) not in made
-    graph.winograd = False
+    graph.kernels.winograd = False
     direct = graph.forward(content, ["conv1_2", "conv4_2", "conv5_1"])
     np.testing.assert_array_equal(fast["conv1_2"], direct["conv1_2"])  # conv1_2 stays direct
     for name in ("conv4_2", "conv5_1"):
@@ -115,12 +117,12 @@ def test_J_and_its_gradient_match_the_direct_convolution(weights_h5):
     content, style, generated = bench.images(96, 128)
     terms = {}
     for winograd_on in (True, False):
-        scale = bench.exercise_scale(weights_h5, content, style, graph_settings={"winograd": winograd_on})
-        cost = make_cost(scale, Options())
+        level = bench.exercise_level(weights_h5, content, style, kernel_settings={"winograd": winograd_on})
+        objective = make_objective(level, Options())
         image = tf.constant(generated)
         with tf.GradientTape() as tape:
             tape.watch(image)
-            J = cost(image)["J"]
+            J = compute_cost(image, objective)["J"]
         terms[winograd_on] = (float(J), tape.gradient(J, image).numpy())
     (J_fast, grad_fast), (J_direct, grad_direct) = terms[True], terms[False]
     assert abs(J_fast - J_direct) / J_direct < 1e-6
@@ -136,7 +138,7 @@ def test_J_after_20_adam_steps_matches_the_direct_convolution(weights_h5):
     imgs = bench.images(96, 128)
     J = {}
     for winograd_on in (True, False):
-        step = bench.nst_step(weights_h5, *imgs, graph_settings={"winograd": winograd_on})
+        step = bench.nst_step(weights_h5, *imgs, kernel_settings={"winograd": winograd_on})
         J[winograd_on] = [float(step()) for _ in range(20)][-1]
     assert abs(J[True] - J[False]) / J[False] < 2e-3
 

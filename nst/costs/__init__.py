@@ -6,7 +6,7 @@
 - ``total``      ``total_cost``: J = α · J_content + β · J_style
 - ``variation``  ``total_variation_cost``: a smoothness prior on G's pixels (beyond the exercise)
 
-Training calls these very functions (``nst.objective.make_cost``). Every cost takes
+Training calls these very functions (``nst.engine.objective.make_cost``). Every cost takes
 activations of shape (1, n_H, n_W, n_C), computes in float32 and returns a scalar
 float32 tensor.
 """

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from nst.engine.options import MUST_MATCH, as_json
+from nst.engine.report import Row, cost_names
 from nst.errors import NSTError, one_line
 from nst.images import atomic_path
-from nst.options import MUST_MATCH
-from nst.report import Row, cost_names
 
 FORMAT = 1
 PREFIX = "optimizer."
@@ -51,7 +51,7 @@ def save_checkpoint(path, image, iteration, optimizer_state, rows, settings):
         "image": image,
         "iteration": np.int64(iteration),
         "rows": np.array(table, dtype=np.float64).reshape(-1, 2 + len(names)),
-        "meta": np.array(json.dumps({"format": FORMAT, "settings": _json_ready(settings), "costs": names})),
+        "meta": np.array(json.dumps({"format": FORMAT, "settings": as_json(settings), "costs": names})),
     }
     for key, value in optimizer_state.items():
         arrays[PREFIX + key] = np.asarray(value)
@@ -114,8 +114,9 @@ def load_checkpoint(path):
 
 
 def changed_settings(checkpoint, settings, keys=None):
-    """[(key, old, new)] for the settings (``keys``, default all) that differ; tuples == lists."""
-    new = _json_ready(settings)
+    """[(key, old, new)] for the settings (``keys``, default all) that differ; both as JSON values
+    (``nst.engine.options.settings``)."""
+    new = as_json(settings)
     keys = sorted(set(checkpoint.settings) | set(new)) if keys is None else keys
     return [(k, checkpoint.settings.get(k), new.get(k)) for k in keys if checkpoint.settings.get(k) != new.get(k)]
 
@@ -130,12 +131,6 @@ def check_compatible(checkpoint, settings, keys=MUST_MATCH):
             f"{checkpoint.path or 'checkpoint'}: was made with {key} {old}, this run has {key} "
             f"{new}; resume with the same --{key.replace('_', '-')}, or start afresh without --resume"
         )
-
-
-def _json_ready(value):
-    """Through JSON and back: tuples become lists, so saved and current settings compare equal.
-    Raises TypeError for values JSON cannot hold (a Path: pass str(path))."""
-    return json.loads(json.dumps(value))
 
 
 def _bad(path, what):

@@ -90,7 +90,7 @@ def transform_kernel(W):
 
 
 # id(W) -> {dtype: (U, U_flipped)}: VGG19's transforms are ~0.4 GB, so every graph built on the
-# same weights (nst.train.load_weights caches them per file) shares one copy; freed with W.
+# same weights (nst.engine.run.load_weights caches them per file) shares one copy; freed with W.
 _KERNELS = {}
 
 

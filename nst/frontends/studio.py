@@ -1,10 +1,10 @@
-"""nst studio: style transfer in the browser. ``python -m nst.app`` (or ``nst app``).
+"""nst studio: style transfer in the browser. ``python -m nst.frontends.studio`` (or ``nst app``).
 
 A local Gradio page over nst's library API, and nothing else: the form's values go through
-``nst.options.parse_args`` (the CLI's checks and one-line messages), uploads through
-``nst.images.load_picture``, and each job is one ``nst.train.run(options, on_iteration,
+``nst.engine.options.parse_args`` (the CLI's checks and one-line messages), uploads through
+``nst.images.load_picture``, and each job is one ``nst.engine.run.run(options, on_iteration,
 should_stop)`` in a worker thread, writing the CLI's files into ``output/studio/<job id>/``
-(``nst.outputs.RunFiles``). The page holds no training code of its own.
+(``nst.engine.outputs.RunFiles``). The page holds no training code of its own.
 
 How a job flows::
 
@@ -36,15 +36,16 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 from nst import config  # noqa: E402
+from nst.engine.command_line import build_parser, parse_args  # noqa: E402
+from nst.engine.options import Options  # noqa: E402
+from nst.engine.outputs import RunFiles  # noqa: E402
 from nst.errors import NSTError, one_line, run_cli  # noqa: E402
 from nst.images import load_picture  # noqa: E402
-from nst.options import Options, build_parser, parse_args  # noqa: E402
-from nst.outputs import RunFiles  # noqa: E402
 
 TITLE = "nst studio"
 DEFAULT_OUTPUT = config.OUTPUT_DIR / "studio"
@@ -178,7 +179,7 @@ def make_options(form, settings, output_dir):
     options = parse_args(form_argv(form, output_dir))
     check_size(options, settings.max_size)
     if settings.model is not None:
-        options.model = settings.model
+        options = replace(options, model=settings.model)
     return options
 
 
@@ -621,10 +622,10 @@ def _end_update(gr, ui, job, ended):
 
 
 def build(settings, run=None):
-    """The studio as gradio Blocks (not launched). ``run`` defaults to ``nst.train.run``."""
+    """The studio as gradio Blocks (not launched). ``run`` defaults to ``nst.engine.run.run``."""
     gr = _gradio()
     if run is None:
-        from nst.train import run
+        from nst.engine.run import run
     jobs = Jobs(settings, run)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
@@ -765,7 +766,7 @@ class _Parser(argparse.ArgumentParser):
 def parse_settings(argv):
     d = Settings()
     p = _Parser(
-        prog="nst app",  # or python -m nst.app
+        prog="nst app",  # or python -m nst.frontends.studio
         description="nst studio: style transfer in the browser, on this machine.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -1,14 +1,11 @@
-"""How the computation runs: threads, precision and XLA, as plain switches.
+"""Where and how the computation runs: the device, TensorFlow's threads, the memory it took.
 
 None of these changes what is computed, only how:
 
 - ``configure_threads(intra, inter)``: TensorFlow's thread pools. They must be set
   before TensorFlow runs its first operation; call this first thing in ``main``.
-- ``PRECISIONS``: the network's compute dtype for ``load_vgg_model(..., dtype=...)``.
-  The image, its gradient, Adam and every cost stay float32 (the costs cast the
-  activations up), so only the VGG19 passes run in the reduced precision.
-  bf16 runs anywhere; fp16 is meant for GPUs (tensor cores).
-- XLA is ``Options(xla=True)`` (``--xla``): Adam's traced step is compiled with ``jit_compile=True``.
+- the network's precision is ``--precision`` (``nst.kernels.precision``), XLA is ``--xla``
+  (Adam's traced step compiled with ``jit_compile=True``).
 
 A GPU needs no switch: TensorFlow places the operations on it when it sees one. But
 ``pip install tensorflow`` alone brings no CUDA libraries, so on a machine with an NVIDIA
@@ -22,16 +19,6 @@ import shutil
 import tensorflow as tf
 
 from nst.errors import NSTError
-
-PRECISIONS = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
-
-
-def compute_dtype(precision):
-    """'fp32' | 'bf16' | 'fp16' -> the tf.DType for ``load_vgg_model``."""
-    try:
-        return PRECISIONS[precision]
-    except KeyError:
-        raise NSTError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}") from None
 
 
 def configure_threads(intra=None, inter=None):
@@ -75,16 +62,6 @@ def describe_device():
             "missing); `pip install -e .[gpu]` installs them"
         )
     return "CPU (TensorFlow sees no GPU)"
-
-
-def onednn_enabled():
-    """Whether TensorFlow's oneDNN (MKL) CPU kernels are on: env TF_ENABLE_ONEDNN_OPTS, before import."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):
-        return None
 
 
 def peak_rss_mb():

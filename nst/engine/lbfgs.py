@@ -49,7 +49,8 @@ except ImportError:  # pragma: no cover - another SciPy layout: scipy.optimize.m
     _lbfgsb = _STATUS = _REASON = None
 
 from nst.config import MEANS
-from nst.objective import make_gradient
+from nst.kernels.precision import value_and_grad
+from nst.train import compute_cost
 
 # (lower, upper), each shape (3,): the normalised image's valid range per RGB channel.
 PIXEL_BOUNDS = (-np.asarray(MEANS, dtype=np.float64), 255.0 - np.asarray(MEANS, dtype=np.float64))
@@ -298,15 +299,14 @@ def _minimize_with_scipy(fun, x0, lower, upper, on_iteration, **options):
     return str(result.message)
 
 
-def make_value_and_grad(cost, shape, compute_dtype=tf.float32):
+def make_value_and_grad(objective, shape, loss_scale=None):
     """Build value_and_grad(G) -> (J, ∂J/∂G, terms) for ``minimize_lbfgs``, traced once.
 
     Arguments:
-        cost -- the cost closure, G -> {"J", "J_content", "J_style"[, "J_tv"]}
-            (``nst.objective.make_cost``), the same one Adam's step uses
+        objective -- the ``nst.train.Objective`` whose ``compute_cost`` Adam's step minimises too
         shape -- the image's shape (1, H, W, 3)
-        compute_dtype -- the network's dtype (float16 turns on loss scaling, see
-            ``nst.objective.make_gradient``)
+        loss_scale -- a ``nst.kernels.precision.LossScale`` for a float16 network (the
+            objective already scaled by it), or None
 
     Returns:
         a ``tf.function`` with input_signature [TensorSpec(shape, float32)] returning
@@ -314,11 +314,10 @@ def make_value_and_grad(cost, shape, compute_dtype=tf.float32):
         to the deepest layer needed) and one backward pass per call. It takes G as an
         argument, where Adam's step updates a variable: SciPy owns the current image.
     """
-    gradient = make_gradient(cost, compute_dtype)
 
     @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
-    def value_and_grad(image):
-        terms, grad = gradient(image)
+    def value_and_grad_of(image):
+        terms, grad = value_and_grad(lambda G: compute_cost(G, objective), image, loss_scale)
         return terms["J"], grad, terms
 
-    return value_and_grad
+    return value_and_grad_of

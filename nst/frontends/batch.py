@@ -1,4 +1,4 @@
-"""Many style transfers at once, on Ray: ``python -m nst.batch`` (``nst batch``).
+"""Many style transfers at once, on Ray: ``python -m nst.frontends.batch`` (``nst batch``).
 
 The jobs are every pair of ``--content`` × ``--style`` images (files, or folders of images),
 or the rows of ``--manifest jobs.csv``. Every other option is an option of ``nst train`` and
@@ -8,9 +8,9 @@ files into ``OUTPUT_DIR/<content stem>__<style stem>/`` and one line into
 
 How it runs:
 
-- Each job is one Ray task (``run_job``) calling ``nst.train.run``. Ray reuses its worker
+- Each job is one Ray task (``run_job``) calling ``nst.engine.run.run``. Ray reuses its worker
   processes, so TensorFlow starts and the VGG19 weights file is read once per worker process,
-  not once per job (``nst.train.run`` caches the weights it read, per path).
+  not once per job (``nst.engine.run.run`` caches the weights it read, per path).
 - Nothing assumes a disk shared with the workers. The driver (this process) sends the weights
   file once through Ray's object store; each node keeps it in a cache file (``NST_CACHE_DIR``,
   default ``~/.cache/nst``), checked by SHA-256. Input images travel the same way, and a job's
@@ -42,15 +42,15 @@ import tempfile
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from nst.engine.command_line import build_parser as train_parser
+from nst.engine.command_line import parse_args
+from nst.engine.outputs import RunFiles
 from nst.errors import NSTError, one_line, run_cli
 from nst.images import atomic_path, open_input
-from nst.options import build_parser as train_parser
-from nst.options import parse_args
-from nst.outputs import RunFiles
 
 RESULTS = "results.jsonl"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
@@ -70,7 +70,7 @@ class Job:
     name: str  # its folder under OUTPUT_DIR
     content: Path
     style: tuple
-    options: object = None  # nst.options.Options, or None when error says why not
+    options: object = None  # nst.engine.options.Options, or None when error says why not
     error: str | None = None  # a bad row's one-line error: the job fails without running
     model: str | None = None  # the weights file it uses (set by weights_for)
 
@@ -197,8 +197,7 @@ def make_job(name, content, style, argv, out):
     except NSTError as err:
         job.error = str(err)
         return job
-    job.options.output_dir = out / name
-    job.options.quiet = True
+    job.options = replace(job.options, output_dir=out / name, quiet=True)
     return job
 
 
@@ -252,7 +251,7 @@ def manifest_jobs(args, shared):
     for job, unique in zip(jobs, unique_names([job.name for job in jobs])):
         job.name = unique
         if job.options is not None:
-            job.options.output_dir = args.output_dir / unique
+            job.options = replace(job.options, output_dir=args.output_dir / unique)
     return jobs
 
 
@@ -424,31 +423,30 @@ def _reset_peak_memory():
 
 
 def run_job(spec, threads):
-    """One job in a Ray worker: its inputs into a scratch folder, `nst.train.run`, the output files back.
+    """One job in a Ray worker: its inputs into a scratch folder, `nst.engine.run.run`, the output files back.
 
     Returns {"row": result row, "files": {name: bytes}} (files only when done). A bad input is
     a `failed` row with nst's one-line error, its paths the user's, not the scratch folder's.
     """
     started = time.perf_counter()
     _reset_peak_memory()
-    from nst.runtime import configure_threads, describe_threads, peak_rss_mb
+    from nst.engine.runtime import configure_threads, describe_threads, peak_rss_mb
 
     row = {"host": socket.gethostname(), "pid": os.getpid()}
     files, renames = {}, {}
     try:
         configure_threads(threads, threads)  # before this process's first TensorFlow operation
         row["threads"] = describe_threads()
-        from nst.train import run
+        from nst.engine.run import run
 
         with tempfile.TemporaryDirectory(prefix="nst-job-") as scratch:
-            options = spec["options"]
-            renames = _localise(options, spec["inputs"], Path(scratch))
-            options.model = weights_on_this_node(spec["weights"])
+            options, renames = _localise(spec["options"], spec["inputs"], Path(scratch))
+            options = replace(options, model=weights_on_this_node(spec["weights"]))
             renames[str(options.model)] = spec["weights"]["path"]
             renames[str(Path(scratch) / "out")] = str(options.output_dir)
-            options.output_dir = Path(scratch) / "out"
+            options = replace(options, output_dir=Path(scratch) / "out")
             if options.seed is None:  # nst picks one at random; pick it here to record it
-                options.seed = random.randrange(2**31)
+                options = replace(options, seed=random.randrange(2**31))
             result = run(options)
             if result.status != "done":
                 return {"row": dict(row, status=result.status), "files": {}}
@@ -473,7 +471,7 @@ def run_job(spec, threads):
 
 
 def _localise(options, inputs, scratch):
-    """Write the job's input files under scratch/in and point the options at them; returns {local: original}."""
+    """Write the job's input files under scratch/in; returns (options pointing at them, {local: original})."""
     import ray
 
     renames = {}
@@ -484,10 +482,10 @@ def _localise(options, inputs, scratch):
         renames[str(local)] = original
         value = getattr(options, field)
         if isinstance(value, tuple):  # style: several images
-            setattr(options, field, tuple(local if str(v) == original else v for v in value))
+            options = replace(options, **{field: tuple(local if str(v) == original else v for v in value)})
         else:
-            setattr(options, field, local)
-    return renames
+            options = replace(options, **{field: local})
+    return options, renames
 
 
 def _restore_paths(message, renames):
@@ -779,7 +777,7 @@ def weights_for(jobs):
 
     No default weights is an invalid batch (NSTError); a manifest row's missing --model fails that job.
     """
-    from nst.train import find_model
+    from nst.engine.run import find_model
 
     found, default = {}, None
     for job in jobs:
@@ -787,7 +785,7 @@ def weights_for(jobs):
             continue
         if job.options.model is None:
             default = default or find_model()
-            job.options.model = default
+            job.options = replace(job.options, model=default)
         job.model = str(job.options.model)
         if job.model in found:
             continue

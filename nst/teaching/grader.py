@@ -1,6 +1,6 @@
 """Checks for the exercise's graded functions: the notebook's check cells and ``nst grade`` use them.
 
-After each graded cell the notebook calls ``nst.grader.check_<function>(<function>)``. A check runs
+After each graded cell the notebook calls ``nst.teaching.grader.check_<function>(<function>)``. A check runs
 
 1. the exercise's published test case (the numbers the exercise prints);
 2. more cases whose shapes are chosen so that every classic mistake gives its own value

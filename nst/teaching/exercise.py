@@ -1,4 +1,4 @@
-"""Write the student edition of the exercise: ``python -m nst.exercise`` (or ``nst exercise``).
+"""Write the student edition of the exercise: ``python -m nst.teaching.exercise`` (or ``nst exercise``).
 
 The solution notebook, ``notebooks/Art_Generation_with_Neural_Style_Transfer.ipynb``, is the one
 source. Each graded function sits in its own cell, its body between nbgrader's

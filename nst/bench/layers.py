@@ -13,13 +13,14 @@ the table gives it as a percentage of the 4096² float32 matmul measured in the 
 import statistics
 import time
 
-import numpy as np
 import tensorflow as tf
 
-from nst import config, winograd
+from nst import config
+from nst.engine.run import load_weights
 from nst.images import load_image
-from nst.train import load_weights
-from nst.vgg import WINOGRAD_MIN_CHANNEL_PRODUCT, VGGGraph, flip_kernel
+from nst.kernels import winograd
+from nst.kernels.convolution import WINOGRAD_MIN_CHANNEL_PRODUCT, flip_kernel
+from nst.vgg import VGGGraph
 
 
 def _median_seconds(function, runs):
@@ -35,8 +36,7 @@ def _median_seconds(function, runs):
 def layer_rows(weights_path, height, width, runs=5, last="conv5_1"):
     """[{layer, pass, shape, gflop, direct_ms, winograd_ms, used}] for each convolution up to ``last``."""
     weights = load_weights(weights_path)
-    graph = VGGGraph(weights, height, width)
-    graph.winograd = False
+    graph = VGGGraph(weights, height, width)  # TensorFlow's own convolutions: the activations as the exercise has them
     layers = graph.layers[: graph.layers.index(last) + 1]
     content = load_image(config.CONTENT_IMAGE, height, width)
     acts = graph.forward(content, layers)
@@ -90,9 +90,3 @@ def format_layers(rows, matmul_gflops):
         f"{100 * gflop / totals['used'] * 1e3 / matmul_gflops:.0f}% of the matmul's {matmul_gflops:.0f})"
     )
     return "\n".join(lines)
-
-
-def effective_rate(rows):
-    """Effective GFLOP/s of all the convolutions with nst's choice of algorithm per layer."""
-    seconds = sum((r["winograd_ms"] if r["used"] == "winograd" else r["direct_ms"]) / 1e3 for r in rows)
-    return float(np.sum([r["gflop"] for r in rows]) / seconds)

@@ -1,4 +1,4 @@
-"""Grade a submitted exercise notebook: ``python -m nst.grade SUBMISSION.ipynb [--json PATH]`` (``nst grade``).
+"""Grade a submitted exercise notebook: ``python -m nst.teaching.grade SUBMISSION.ipynb [--json PATH]`` (``nst grade``).
 
 What it does:
 
@@ -15,7 +15,7 @@ What it does:
    replaced in the kernel by one that raises at once, so the cells that call it later fail fast
    instead of each waiting out the limit. A cell that kills the kernel (or leaves it hung) is
    skipped and the notebook run again in a new kernel.
-3. then, in the same kernel, calls ``nst.grader.CHECKS[name](function, quiet=True)`` for each
+3. then, in the same kernel, calls ``nst.teaching.grader.CHECKS[name](function, quiet=True)`` for each
    graded function, each check in its own cell with its own time limit, and reads the results.
 
 It prints a table (function, points, passed, message) and the score; ``--json PATH`` writes
@@ -40,8 +40,8 @@ import nbformat
 from jupyter_core.utils import run_sync
 
 from nst.errors import NSTError, one_line, run_cli
-from nst.exercise import read_notebook
 from nst.images import atomic_path
+from nst.teaching.exercise import read_notebook
 
 DEFAULT_TIMEOUT = 120  # seconds, per cell and per check
 # A tiny training run unless the environment asks for another: the checks need the functions, not a picture.
@@ -53,8 +53,8 @@ MARK = "NST-GRADE "  # the kernel prints each result as this mark and one line o
 
 
 def graded_functions():
-    """{name: points} of the graded functions, in notebook order (``nst.grader.GRADED``)."""
-    from nst.grader import GRADED
+    """{name: points} of the graded functions, in notebook order (``nst.teaching.grader.GRADED``)."""
+    from nst.teaching.grader import GRADED
 
     return dict(GRADED)
 
@@ -94,11 +94,11 @@ def cell_roles(nb, names):
 
 CHECK_CELL = '''
 def _nst_grade_check(name):
-    """Run nst.grader's check of the notebook's function `name`; print the result as one line of JSON."""
+    """Run nst.teaching.grader's check of the notebook's function `name`; print the result as one line of JSON."""
     import json
     import sys
 
-    import nst.grader
+    import nst.teaching.grader
 
     namespace = globals()
     result = {"name": name, "defined": name in namespace}
@@ -109,7 +109,7 @@ def _nst_grade_check(name):
                 if "generated_image" not in namespace:
                     raise NameError("generated_image is not defined (its cell failed?), so train_step cannot run")
                 args.append(namespace["generated_image"])
-            check = nst.grader.CHECKS[name](*args, quiet=True)
+            check = nst.teaching.grader.CHECKS[name](*args, quiet=True)
             result.update(passed=bool(check.passed), points=float(check.points), message=str(check.message))
             result.update(mistake=str(getattr(check, "mistake", "")))
         except Exception as err:
@@ -276,7 +276,7 @@ class FunctionGrade:
     points: float
     max_points: float
     message: str
-    mistake: str = ""  # nst.grader's key for what its check recognised ("bare-reshape", ...), if anything
+    mistake: str = ""  # nst.teaching.grader's key for what its check recognised ("bare-reshape", ...), if anything
 
 
 @dataclass
@@ -492,7 +492,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="nst grade",
         description="Run a submitted exercise notebook in a temporary folder and grade each of its graded "
-        "functions with nst.grader's checks. Exit status 0 when all pass, 1 when one fails, 2 when the "
+        "functions with nst.teaching.grader's checks. Exit status 0 when all pass, 1 when one fails, 2 when the "
         "notebook cannot be read. NST_ITERATIONS and NST_SIZE (default 2 and 32x48) size its training.",
     )
     parser.add_argument("submission", type=Path, help="the submitted notebook (.ipynb)")

@@ -1,6 +1,6 @@
 """The run as a picture of its progress: an animated GIF or a contact sheet of ``<i>.png``.
 
-``nst.train`` saves the generated image as ``output/<i>.png`` every ``--save-every``
+``nst.engine.run`` saves the generated image as ``output/<i>.png`` every ``--save-every``
 iterations; these functions turn that series into ``progress.gif`` (one frame per
 file, the last held longer, looping forever) or ``progress.png`` (a grid of labelled
 thumbnails). Inputs are read with ``read_image``, so a damaged file is an ``NSTError``.
@@ -39,7 +39,7 @@ def iteration_images(folder, last=None):
             found.append((int(match[1]), path))
     if not found:
         raise NSTError(
-            f"{folder}: no saved iterations (files named <i>.png); run nst.train with this --output-dir first"
+            f"{folder}: no saved iterations (files named <i>.png); run nst train with this --output-dir first"
         )
     return [path for _, path in sorted(found)]
 

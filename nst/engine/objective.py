@@ -1,16 +1,13 @@
-"""The function being minimised, built once per scale from the exercise's functions.
+"""The exercise's objective J(G) for one level of a run, and the learner's cost functions in it.
 
-    J(G) = total_cost(compute_content_cost(a_C, a_G[content layer]),
-                      compute_style_cost(a_S, a_G, style layers), alpha, beta)
-           [+ tv_weight · J_tv(G)]
-
-``make_cost(scale, options, costs)`` returns ``cost(G) -> {"J", "J_content", "J_style"[, "J_tv"]}``:
-one forward pass of G through VGG19 (up to the deepest layer the costs read), then exactly
-the five functions a learner writes, found in ``costs``. Every optimiser takes that one
-closure: ``make_gradient`` differentiates it for Adam's step and for L-BFGS alike.
+``make_objective(level, options, costs)`` gathers what ``nst.train.compute_cost`` needs: the
+network's forward pass (up to the deepest layer the costs read), the targets, the weights
+and the five cost functions. Every optimiser minimises that one objective: Adam through
+``nst.train.train_step``, L-BFGS through the same ``compute_cost``.
 
 ``costs`` is a ``Costs``: nst's own functions (``NST_COSTS``), or a learner's where a file
-(``--costs my_costs.py``) or a mapping defines them (``load_costs``).
+(``--costs my_costs.py``) or a mapping defines them (``load_costs``); ``check_costs`` runs a
+learner's once and names any that misbehaves.
 """
 
 import importlib.util
@@ -18,23 +15,15 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 from nst import costs as nst_costs
-from nst.costs import total_variation_cost
 from nst.errors import NSTError, one_line
+from nst.kernels.folding import style_targets
+from nst.train import Objective, compute_cost
 
 # The functions a learner may replace, in the order the exercise builds them.
 COST_FUNCTIONS = ("compute_content_cost", "gram_matrix", "compute_layer_style_cost", "compute_style_cost", "total_cost")
-
-# Style activations embedded in the step as constants up to this many bytes in all, so that
-# TensorFlow computes their Gram matrices once (constant folding): the exercise's 300x400 has
-# 58 MB of them. Above it they are passed by reference and gram(a_S) is recomputed at every step
-# (about 4 GFLOP at 300x400, 3.5 % of a step, measured). Why a limit: TensorFlow keeps about 13
-# copies of an embedded constant (measured: +397 MB for one 30.7 MB array; +553 MB of resident
-# memory for the default run's 58 MB); 512x512's 127 MB would by that count cost ~1.6 GB.
-FOLD_LIMIT_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -128,47 +117,35 @@ def _relinked(function):
     return copy
 
 
-def make_cost(scale, options, costs=NST_COSTS):
-    """cost(G: (1, H, W, 3)) -> {"J", "J_content", "J_style"[, "J_tv"]}, scalar float32 tensors.
+def make_objective(level, options, costs=NST_COSTS):
+    """The exercise's ``nst.train.Objective`` at one level of a run.
 
     Arguments:
-        scale -- a ``nst.stylize.Scale``: the graph at this size, the content target a_C and
-            the style activations [(blend weight, {layer: a_S})]
-        options -- ``nst.options.Options``: content_layer, style_layers, alpha, beta, tv_weight
+        level -- a ``nst.engine.problem.Level``: the graph at this size, the content target a_C
+            and the style activations [(blend weight, {layer: a_S})]
+        options -- ``nst.engine.options.Options``: content_layer, style_layers, alpha, beta, tv_weight
         costs -- a ``Costs``: the five functions to call (nst's by default)
 
-    Several style images: J_style = Σ_k w_k · compute_style_cost(a_S_k, a_G, style_layers).
-    The style activations become constants inside the traced step (below FOLD_LIMIT_BYTES),
-    so TensorFlow computes their half of each style cost, gram(a_S), once.
+    The network's forward pass stops at the deepest layer the costs read; the style targets
+    are embedded in the traced step as constants when small enough (``nst.kernels.folding``).
     """
     style_layers = tuple((name, float(weight)) for name, weight in options.style_layers)
     layers = (options.content_layer,) + tuple(name for name, _ in style_layers)
-    scale.graph.check_layers(layers)
-    alpha, beta, tv_weight = float(options.alpha), float(options.beta), float(options.tv_weight)
-    styles = [(float(w), {name: np.asarray(a[name]) for name, _ in style_layers}) for w, a in scale.styles]
-    fold = sum(a.nbytes for _, a_S in styles for a in a_S.values()) <= FOLD_LIMIT_BYTES
-    if not fold:  # captured by reference: one copy in TensorFlow's memory, shared by every trace
-        styles = [(w, {name: tf.constant(a) for name, a in a_S.items()}) for w, a_S in styles]
-    a_C = tf.constant(scale.a_C)
-
-    def cost(image):
-        a_G = scale.graph.forward(image, layers)  # every activation from one pass
-        J_content = costs.compute_content_cost(a_C, a_G[options.content_layer])
-        J_style = 0.0
-        for weight, a_S in styles:
-            a_S = {name: tf.constant(a) for name, a in a_S.items()} if fold else a_S
-            J_style += weight * costs.compute_style_cost(a_S, a_G, style_layers)
-        J = costs.total_cost(J_content, J_style, alpha, beta)
-        terms = {"J": J, "J_content": J_content, "J_style": J_style}
-        if tv_weight:  # decided in Python: without TV the traced graph is exactly the exercise's J
-            terms["J_tv"] = total_variation_cost(image)
-            terms["J"] = J + tv_weight * terms["J_tv"]
-        return terms
-
-    return cost
+    level.graph.check_layers(layers)
+    return Objective(
+        vgg_model_outputs=lambda image: level.graph.forward(image, layers),  # every activation from one pass
+        a_C=tf.constant(level.a_C),
+        styles=style_targets(level.styles, style_layers),
+        content_layer=options.content_layer,
+        style_layers=style_layers,
+        alpha=float(options.alpha),
+        beta=float(options.beta),
+        tv_weight=float(options.tv_weight),
+        costs=costs,
+    )
 
 
-def check_costs(scale, options, costs, image):
+def check_costs(level, options, costs, image):
     """Run the cost once, eagerly, with the learner's functions watched; name any that misbehaves.
 
     Each of ``costs.replaced`` is wrapped: an exception, a result that is not a TensorFlow
@@ -179,11 +156,11 @@ def check_costs(scale, options, costs, image):
     if not costs.replaced:
         return
     watched = load_costs({name: _watched(name, costs.functions[name], costs.source) for name in costs.replaced})
-    cost = make_cost(scale, options, watched)
+    objective = make_objective(level, options, watched)
     image = tf.convert_to_tensor(image, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(image)
-        J = cost(image)["J"]
+        J = compute_cost(image, objective)["J"]
     if tape.gradient(J, image) is None:
         raise NSTError(
             f"{costs.source}: no gradient reaches the image through {', '.join(costs.replaced)}; "
@@ -213,53 +190,3 @@ def _watched(name, function, source):
         return result
 
     return watched
-
-
-# float16 loss scaling: start here, halve on overflow, double again after this many good calls.
-FP16_INITIAL_SCALE = 1.0
-FP16_GROWTH_INTERVAL = 100
-FP16_MAX_HALVINGS = 30
-
-
-def make_gradient(cost, compute_dtype=tf.float32):
-    """gradient(G) -> (terms, ∂J/∂G) for ``cost``'s terms dict, for use inside a ``tf.function``.
-
-    In float16 the backward pass through VGG19 overflows (float16 stops at 65504; at
-    the exercise's J ~ 1e9 the first unscaled step leaves NaN pixels). So with a
-    float16 network the gradient is taken of s·J and divided by s (dynamic loss
-    scaling): when it comes out NaN or infinite, s is halved and the pass repeated (at
-    most FP16_MAX_HALVINGS times); after FP16_GROWTH_INTERVAL good calls s doubles, up
-    to 1. J itself is summed in float32 and never scaled. Other dtypes take the plain
-    gradient.
-    """
-
-    def plain(image, scale=None):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            terms = cost(image)
-            scaled = terms["J"] if scale is None else terms["J"] * scale
-        grad = tape.gradient(scaled, image)
-        return terms, (grad if scale is None else grad / scale)
-
-    if tf.as_dtype(compute_dtype) != tf.float16:
-        return plain
-
-    scale = tf.Variable(FP16_INITIAL_SCALE, trainable=False, dtype=tf.float32)
-    good_calls = tf.Variable(0, trainable=False, dtype=tf.int32)
-
-    def scaled(image):
-        terms, grad = plain(image, scale)
-        halvings = 0
-        while not tf.reduce_all(tf.math.is_finite(grad)) and halvings < FP16_MAX_HALVINGS:
-            scale.assign(scale * 0.5)
-            good_calls.assign(0)
-            terms, grad = plain(image, scale)
-            halvings += 1
-        good_calls.assign_add(1)
-        if good_calls >= FP16_GROWTH_INTERVAL:
-            scale.assign(tf.minimum(scale * 2.0, 1.0))
-            good_calls.assign(0)
-        return terms, grad
-
-    scaled.scale = scale  # for tests and curious users
-    return scaled

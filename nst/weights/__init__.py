@@ -1,4 +1,4 @@
-"""Fetch and verify the pretrained VGG19 weights: ``python -m nst.weights``.
+"""The pretrained VGG19 weights: fetch and verify them (``python -m nst.weights``, ``nst weights``).
 
 Two files hold the same VGG19 ImageNet weights (Simonyan & Zisserman, Oxford VGG):
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from nst.config import PRETRAINED_DIR
-from nst.errors import NSTError, run_cli
+from nst.errors import NSTError
 
 CHUNK = 1 << 20
 
@@ -196,7 +196,7 @@ def fetch(spec, directory=PRETRAINED_DIR, force=False, say=print):
 
 def to_mat(h5_path, directory=PRETRAINED_DIR, say=print):
     """Write the MatConvNet-layout copy of the Keras .h5 as ``directory/CONVERTED_MAT``."""
-    from nst.convert import keras_h5_to_matconvnet  # imports scipy/h5py only when asked
+    from nst.weights.convert import keras_h5_to_matconvnet  # imports scipy/h5py only when asked
 
     out = Path(directory) / CONVERTED_MAT
     keras_h5_to_matconvnet(h5_path, out)
@@ -231,7 +231,3 @@ def main(argv=None):
         h5 = path if spec is KERAS_H5 else fetch(KERAS_H5, args.dir, force=args.force)
         to_mat(h5, args.dir)
     return 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

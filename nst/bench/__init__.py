@@ -8,7 +8,7 @@ machine slows all of them alike):
   fp32 (nst's default), fp32 with XLA, fp32 with TensorFlow's own convolution
   gradient instead of nst.vgg's flipped-kernel one, bf16 with and without XLA;
   each one's J after the same steps, compared with fp32's;
-- the textbook baseline (``nst.bench_baseline``: Keras VGG19, einsum Grams, Keras Adam);
+- the textbook baseline (``nst.bench.baseline``: Keras VGG19, einsum Grams, Keras Adam);
 - median wall and CPU seconds per step, the ratio to the baseline, GFLOP/s from the
   analytic convolution FLOP count, the machine's matmul GFLOP/s, peak RSS of nst's
   default step (in a subprocess), and with ``--quality`` the time Adam, plain L-BFGS and
@@ -33,21 +33,25 @@ from pathlib import Path
 import tensorflow as tf
 
 from nst import config
-from nst.bench_baseline import conv_gflop, make_baseline_step, matmul_gflops
-from nst.bench_layers import format_layers, layer_rows
-from nst.errors import NSTError, run_cli
+from nst.bench.baseline import conv_gflop, make_baseline_step, matmul_gflops
+from nst.bench.layers import format_layers, layer_rows
+from nst.engine.objective import make_objective
+from nst.engine.optimizers import OPTIMIZERS
+from nst.engine.options import Options
+from nst.engine.problem import Level, level_sizes
+from nst.engine.run import load_weights, run
+from nst.engine.runtime import configure_threads, describe_threads, peak_rss_mb
+from nst.engine.targets import content_target, style_activations
+from nst.engine.values import Size
+from nst.errors import NSTError
 from nst.images import generate_noise_image, load_image
-from nst.objective import make_cost
-from nst.optimize import OPTIMIZERS
-from nst.options import Options, parse_size
-from nst.runtime import compute_dtype, configure_threads, describe_threads, onednn_enabled, peak_rss_mb
-from nst.stylize import Scale, scales
-from nst.targets import content_target, style_activations
-from nst.train import load_weights, run
+from nst.kernels import FastKernels
+from nst.kernels.convolution import onednn_enabled
+from nst.kernels.precision import compute_dtype
 from nst.vgg import VGGGraph
 from nst.weights import KERAS_H5
 
-# name -> (precision, XLA, VGGGraph settings changed from the graph's defaults); "fp32" is nst's step.
+# name -> (precision, XLA, FastKernels switches changed from their defaults); "fp32" is nst's step.
 DIRECT = {"winograd": False}  # direct convolutions, as before Winograd
 VARIANTS = {
     "fp32": ("fp32", False, {}),
@@ -72,31 +76,39 @@ def images(height, width):
     return content, style, generate_noise_image(content, config.NOISE_RATIO, seed=0)
 
 
-def exercise_scale(weights, content, style, precision="fp32", graph_settings=None):
-    """The exercise's problem at the images' size, as nst.train builds it for one scale.
+def exercise_level(weights, content, style, precision="fp32", kernel_settings=None):
+    """The exercise's problem at the images' size, as ``nst.engine.run.run`` builds one level.
 
-    graph_settings: VGGGraph attributes to change, e.g. {"winograd": False}.
+    kernel_settings: ``FastKernels`` switches to change, e.g. {"winograd": False}.
     """
     _, height, width, _ = content.shape
-    graph = VGGGraph(load_weights(weights), height, width, dtype=compute_dtype(precision))
-    for name, value in (graph_settings or {}).items():
-        setattr(graph, name, value)
+    graph = VGGGraph(load_weights(weights), height, width, dtype=compute_dtype(precision), kernels=FastKernels)
+    for name, value in (kernel_settings or {}).items():
+        setattr(graph.kernels, name, value)
     a_C = content_target(graph, content, config.CONTENT_LAYER).numpy()
-    return Scale(graph, content, a_C, style_activations(graph, [style], [1.0], config.STYLE_LAYERS))
+    return Level(graph, content, a_C, style_activations(graph, [style], [1.0], config.STYLE_LAYERS))
 
 
-def nst_optimizer(weights, content, style, generated, precision="fp32", xla=False, graph_settings=None,
+def nst_optimizer(weights, content, style, generated, precision="fp32", xla=False, kernel_settings=None,
                   optimizer="adam"):  # fmt: skip
-    """nst's optimiser on the exercise's cost, built exactly as ``nst.train.run`` builds it."""
+    """nst's optimiser on the exercise's objective, built exactly as ``nst.engine.run.run`` builds it."""
     options = Options(precision=precision, xla=xla, optimizer=optimizer)
-    scale = exercise_scale(weights, content, style, precision, graph_settings)
-    return OPTIMIZERS[optimizer](make_cost(scale, options), generated, options)
+    level = exercise_level(weights, content, style, precision, kernel_settings)
+    return OPTIMIZERS[optimizer](make_objective(level, options), generated, options)
 
 
-def nst_step(weights, content, style, generated, precision="fp32", xla=False, graph_settings=None):
-    """One of nst's Adam steps, as a function returning J."""
-    adam = nst_optimizer(weights, content, style, generated, precision, xla, graph_settings)
-    return lambda: adam.train_step()[0]["J"]
+def nst_step(weights, content, style, generated, precision="fp32", xla=False, kernel_settings=None):
+    """One of nst's Adam steps (the exercise's ``train_step``, traced), as a function returning J."""
+    adam = nst_optimizer(weights, content, style, generated, precision, xla, kernel_settings)
+    return lambda: adam.guarded_step()[0]["J"]
+
+
+def exact_size(text):
+    """'300x400' -> (300, 400); the bench times exact sizes only."""
+    size = Size.parse(text)
+    if size.long_side is not None:
+        raise NSTError(f"--sizes {text}: give HEIGHTxWIDTH, e.g. 300x400")
+    return size.height, size.width
 
 
 def time_interleaved(steps, warmup, count):
@@ -207,7 +219,7 @@ def losses_until(weights, images, optimizer, target, iterations):
 
 
 def preset_losses_until(weights, height, width, target, preset="quality", output_dir=None):
-    """Run ``nst.train.run`` with ``--preset`` at height x width, seed 0, until the exercise's J <= target.
+    """Run ``nst.engine.run.run`` with ``--preset`` at height x width, seed 0, until the exercise's J <= target.
 
     Returns (exercise J list, cumulative seconds list, options): one entry per iteration at the
     output size, the seconds counted from before ``run`` was called. The preset's own iterations
@@ -223,7 +235,7 @@ def preset_losses_until(weights, height, width, target, preset="quality", output
         output_dir=output_dir or folder.name,
     )
     losses, seconds, reached = [], [], threading.Event()
-    multiscale = len(scales(height, width, options.multiscale)) > 1
+    multiscale = len(level_sizes(height, width, options.multiscale)) > 1
 
     def on_iteration(step):
         elapsed = time.perf_counter() - start
@@ -261,7 +273,7 @@ def time_to_quality(weights, height, width, iterations):
 
     Adam runs ``iterations`` steps (the exercise's 200) from the noisy image, seed 0; its final J is
     the target. Plain L-BFGS (``--optimizer lbfgs``, the exercise's cost, same start) and the quality
-    preset (``nst.train.run`` with ``--preset quality --seed 0``) run until their exercise J passes it.
+    preset (``nst.engine.run.run`` with ``--preset quality --seed 0``) run until their exercise J passes it.
     Each row: iterations and seconds to the target (None if not reached); ``speedup`` is Adam's
     seconds over the row's (the quality preset's is the figure issue 17 asks to be ≥ 6).
     """
@@ -339,12 +351,12 @@ def main(argv=None):
     tf.get_logger().setLevel("ERROR")
     configure_threads(*(int(n) for n in args.threads.split(",")))
     if args.rss_probe:
-        return rss_probe(parse_size(args.rss_probe), args.steps)
+        return rss_probe(exact_size(args.rss_probe), args.steps)
     variants = [v for v in args.variants.split(",") if v]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise NSTError(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    weights, sizes = args.model, [parse_size(s) for s in args.sizes.split(",")]
+    weights, sizes = args.model, [exact_size(s) for s in args.sizes.split(",")]
     report = {
         "machine": {
             "tensorflow": tf.__version__,
@@ -367,7 +379,7 @@ def main(argv=None):
     if args.layers:
         report["layers"] = layer_rows(weights, *sizes[0])
     if args.rss_size != "none":
-        probe = peak_rss_of_default_step(parse_size(args.rss_size), 3, args.threads)
+        probe = peak_rss_of_default_step(exact_size(args.rss_size), 3, args.threads)
         report["peak_rss_mb"], report["ru_maxrss_mb"] = probe["peak_rss_mb"], probe["ru_maxrss_mb"]
     if args.quality:
         report["quality"] = time_to_quality(weights, *sizes[0], args.quality_iterations)
@@ -380,7 +392,3 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
     return 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

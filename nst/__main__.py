@@ -1,0 +1,7 @@
+"""``python -m nst COMMAND ...``: the ``nst`` command."""
+
+import sys
+
+from nst.frontends.cli import main
+
+sys.exit(main())
