@@ -1,4 +1,4 @@
-"""nst studio (nst/app.py): its checks and jobs, /stylize through gradio_client, and the page in a
+"""nst studio (nst/frontends/studio/): its checks and jobs, /stylize through gradio_client, and the page in a
 real browser, headless Chromium driven by Playwright.
 
 The server runs as a user starts it, ``python -m nst.frontends.studio``, in a subprocess on a free loopback
@@ -31,7 +31,7 @@ from PIL import Image
 from nst.config import IMAGES_DIR, ROOT
 from nst.errors import NSTError
 from nst.frontends import studio as app
-from nst.options import Options
+from nst.options import Options, Size
 
 CONTENT = IMAGES_DIR / "golden_gate_bridge.jpg"
 STYLE = IMAGES_DIR / "starry_night.jpg"
@@ -88,16 +88,19 @@ def test_sizes_above_max_size_are_refused_naming_the_limit(tmp_path):
     assert not (tmp_path / "job").exists()
 
 
-def test_the_form_becomes_the_clis_command_line(tmp_path):
-    form = app.Form("c.png", ["s1.jpg", "s2.jpg"], weights=[1, 0.5], preset="quality", size=SIZE, iterations=3.0)
-    form.alpha, form.seed, form.preserve_colors = 10.0, 7, "luminance"
-    argv = app.form_argv(form, tmp_path)
-    assert argv[:4] == ["--content", "c.png", "--style", "s1.jpg"]
-    for arg in ["--size=64x96", "--iterations=3", "--alpha=10", "--seed=7", "--style-blend=1,0.5", "--quiet"]:
-        assert arg in argv
-    assert "--beta" not in " ".join(argv)  # not given: the preset's value
-    form.weights = [1, 1]  # equal weights: the CLI's default blend, not spelled out
-    assert not any(arg.startswith("--style-blend") for arg in app.form_argv(form, tmp_path))
+def test_the_form_becomes_the_options_of_the_run(tmp_path):
+    style_2 = IMAGES_DIR / "great_wave.jpg"  # real pictures: make_options reads the uploads
+    settings = app.Settings(output_dir=tmp_path)
+    form = app.Form(str(CONTENT), [str(STYLE), str(style_2)], weights=[1, 0.5], preset="quality", size=SIZE)
+    form.iterations, form.alpha, form.seed, form.preserve_colors = 3.0, 10.0, "7", "luminance"  # as the page sends
+    options = app.make_options(form, settings, tmp_path / "job")
+    assert (options.content, options.style) == (CONTENT, (STYLE, style_2))
+    assert (options.output_dir, options.preset, options.quiet) == (tmp_path / "job", "quality", True)
+    assert options.size == Size(64, 96) and options.iterations == 3 and options.alpha == 10 and options.seed == 7
+    assert options.style_blend == (1, 0.5) and options.preserve_colors == "luminance"
+    assert options.beta == Options(preset="quality").beta  # not given: its value under the preset
+    form.weights = [1, 1]  # equal weights: the default blend, not spelled out
+    assert app.make_options(form, settings, tmp_path / "job").style_blend == ()
 
 
 def test_the_page_shows_the_clis_defaults_for_each_preset():
