@@ -22,7 +22,8 @@ from PIL import Image
 
 from nst.config import ROOT
 from nst.errors import run_cli
-from nst.frontends.batch import RESULTS, main, sha256_file
+from nst.frontends.batch import main
+from nst.frontends.batch.results import RESULTS, sha256_file
 
 SMALL = ["--size", "32x48", "--iterations", "2", "--seed", "1"]
 
