@@ -40,3 +40,19 @@ def run_cli(main, argv=None):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def require_file(path, give):
+    """``path`` if it is a file; else NSTError: "<path>: no such file; <give>" (or "is a folder")."""
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "no such file"
+        raise NSTError(f"{path}: {what}; {give}")
+    return path
+
+
+def make_folder(path, what, remedy):
+    """Create folder ``path`` (and its parents) if needed; NSTError naming ``what`` and the remedy if it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NSTError(f"{path}: cannot create the {what} ({err.strerror}); {remedy}") from None

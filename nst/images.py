@@ -72,7 +72,7 @@ def read_image(path, max_pixels=None):
             raise NSTError(
                 f"{path}: not an image, or in a format that cannot be read; use PNG, JPEG, GIF, BMP, TIFF, WebP or PPM"
             ) from err
-        except Exception as err:  # noqa: BLE001 - whatever a decoder raises, the file is bad
+        except Exception as err:  # whatever a decoder raises, the file is bad
             raise NSTError(
                 f"{path}: cannot decode the image, the file is truncated or damaged "
                 f"({one_line(err)}); re-download it or re-export it as PNG or JPEG"

@@ -103,7 +103,11 @@ def __getattr__(name):
         from nst.engine.command_line import main
 
         return main
-    if name in ("run", "Result", "find_model", "load_weights"):
+    if name == "find_model":  # where the notebook once found it
+        from nst.weights import find_model
+
+        return find_model
+    if name in ("run", "Result", "load_weights"):
         import nst.engine.run
 
         return getattr(nst.engine.run, name)

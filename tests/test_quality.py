@@ -1,4 +1,4 @@
-"""Issue 17's time to quality: the quality preset's values, and the bench's honest comparison
+"""Time to quality: the quality preset's values, and the bench's honest comparison
 (the exercise's J = α·J_content + β·J_style for every row, the preset's TV term left out)."""
 
 import csv

@@ -275,7 +275,7 @@ def time_to_quality(weights, height, width, iterations):
     the target. Plain L-BFGS (``--optimizer lbfgs``, the exercise's cost, same start) and the quality
     preset (``nst.engine.run.run`` with ``--preset quality --seed 0``) run until their exercise J passes it.
     Each row: iterations and seconds to the target (None if not reached); ``speedup`` is Adam's
-    seconds over the row's (the quality preset's is the figure issue 17 asks to be ≥ 6).
+    seconds over the row's (the quality preset's: how many times sooner it reaches the faithful run's J).
     """
     imgs, size = images(height, width), f"{height}x{width}"
     losses, seconds = losses_until(weights, imgs, "adam", None, iterations)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nst.engine.options import MUST_MATCH, as_json
+from nst.engine.options import MUST_MATCH
 from nst.engine.report import Row, cost_names
-from nst.errors import NSTError, one_line
+from nst.errors import NSTError, one_line, require_file
 from nst.images import atomic_path
 
 FORMAT = 1
@@ -51,7 +51,7 @@ def save_checkpoint(path, image, iteration, optimizer_state, rows, settings):
         "image": image,
         "iteration": np.int64(iteration),
         "rows": np.array(table, dtype=np.float64).reshape(-1, 2 + len(names)),
-        "meta": np.array(json.dumps({"format": FORMAT, "settings": as_json(settings), "costs": names})),
+        "meta": np.array(json.dumps({"format": FORMAT, "settings": _as_stored(settings), "costs": names})),
     }
     for key, value in optimizer_state.items():
         arrays[PREFIX + key] = np.asarray(value)
@@ -61,10 +61,7 @@ def save_checkpoint(path, image, iteration, optimizer_state, rows, settings):
 
 def load_checkpoint(path):
     """Read and check a checkpoint; any problem with the file is one ``NSTError`` line."""
-    path = Path(path)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "no such file"
-        raise NSTError(f"{path}: {what}; give the .npz checkpoint written by --checkpoint-every")
+    path = require_file(Path(path), "give the .npz checkpoint written by --checkpoint-every")
     try:
         npz = np.load(path, allow_pickle=False)  # never unpickles: a pickle raises ValueError
         if not isinstance(npz, np.lib.npyio.NpzFile):
@@ -75,7 +72,7 @@ def load_checkpoint(path):
         if "pickle" in str(err):  # numpy's own text suggests loading it unsafely: not our advice
             raise _bad(path, "not a readable checkpoint, it holds pickled Python objects") from err
         raise _bad(path, f"not a readable checkpoint ({one_line(err)})") from err
-    except Exception as err:  # noqa: BLE001 - zlib, struct... whatever a damaged zip raises
+    except Exception as err:  # zlib, struct... whatever a damaged zip raises
         raise _bad(path, f"the file is damaged ({one_line(err)})") from err
     missing = [key for key in REQUIRED if key not in data]
     if missing:
@@ -114,9 +111,8 @@ def load_checkpoint(path):
 
 
 def changed_settings(checkpoint, settings, keys=None):
-    """[(key, old, new)] for the settings (``keys``, default all) that differ; both as JSON values
-    (``nst.engine.options.settings``)."""
-    new = as_json(settings)
+    """[(key, old, new)] for the settings (``keys``, default all) that differ; tuples == lists."""
+    new = _as_stored(settings)
     keys = sorted(set(checkpoint.settings) | set(new)) if keys is None else keys
     return [(k, checkpoint.settings.get(k), new.get(k)) for k in keys if checkpoint.settings.get(k) != new.get(k)]
 
@@ -131,6 +127,12 @@ def check_compatible(checkpoint, settings, keys=MUST_MATCH):
             f"{checkpoint.path or 'checkpoint'}: was made with {key} {old}, this run has {key} "
             f"{new}; resume with the same --{key.replace('_', '-')}, or start afresh without --resume"
         )
+
+
+def _as_stored(settings):
+    """``settings`` (``nst.engine.options.settings``: JSON values) as they come back from the file:
+    tuples become lists. Raises TypeError for what JSON cannot hold (a Path: pass str(path))."""
+    return json.loads(json.dumps(settings))
 
 
 def _bad(path, what):

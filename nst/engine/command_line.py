@@ -17,7 +17,9 @@ from nst.engine.values import Choice, Files, Switch
 from nst.errors import NSTError
 
 
-class _Formatter(argparse.HelpFormatter):
+class Formatter(argparse.HelpFormatter):
+    """Help text that keeps long defaults such as the style layers whole."""
+
     def _split_lines(self, text, width):  # keep long defaults such as the style layers whole
         return textwrap.wrap(" ".join(text.split()), width, break_long_words=False)
 
@@ -90,7 +92,7 @@ def build_parser(prog="nst train"):
     parser = Parser(
         prog=prog,
         description="Neural style transfer, as in the exercise: paint CONTENT in the style of STYLE.",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
     )
     add_options(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -107,6 +109,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     """``nst train``: the command line's options, then ``nst.train.run``; exit status 0, or 130 after Ctrl-C."""
+    options = parse_args(argv)
     from nst.engine.run import run  # TensorFlow: only once the options are read (``--help`` stays light)
 
-    return {"done": 0, "stopped": 0, "interrupted": 130}[run(parse_args(argv)).status]
+    return {"done": 0, "stopped": 0, "interrupted": 130}[run(options).status]

@@ -6,7 +6,7 @@ quasi-Newton steps with a line search, so each iteration goes much further than
 one Adam step; it costs one or a few evaluations of J and ∂J/∂G. Measured at
 300x400 on the default images (``python -m nst.bench --quality``): the J that 200
 Adam steps end at (6.85e6), L-BFGS passes after 54-55 iterations, 2.7-3.0x sooner
-than Adam on a 2-core CPU (2026-11-28: 39-45 s against 116-122 s; the README has the table).
+than Adam on a 2-core CPU (2026-11-28: 39-45 s against 116-122 s; docs/speed.md has the table).
 
 The split of work:
 

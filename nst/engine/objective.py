@@ -18,7 +18,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from nst import costs as nst_costs
-from nst.errors import NSTError, one_line
+from nst.errors import NSTError, one_line, require_file
 from nst.kernels.folding import style_targets
 from nst.train import Objective, compute_cost
 
@@ -92,16 +92,14 @@ def load_costs(source=None):
 
 def _functions_in_file(path):
     """Import a learner's .py file by path; {name: function} for the COST_FUNCTIONS it defines."""
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "no such file"
-        raise NSTError(f"{path}: {what}; give a Python file defining some of {', '.join(COST_FUNCTIONS)}")
+    require_file(path, f"give a Python file defining some of {', '.join(COST_FUNCTIONS)}")
     spec = importlib.util.spec_from_file_location(f"nst_user_costs_{abs(hash(str(path.resolve())))}", path)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except SyntaxError as err:
         raise NSTError(f"{path}: line {err.lineno}: {err.msg}; fix the syntax error") from None
-    except Exception as err:  # noqa: BLE001 - whatever the learner's module raises on import
+    except Exception as err:  # whatever the learner's module raises on import
         raise NSTError(f"{path}: does not import ({type(err).__name__}: {one_line(err)}); fix it and retry") from None
     return {name: getattr(module, name) for name in COST_FUNCTIONS if hasattr(module, name)}
 
@@ -176,7 +174,7 @@ def _watched(name, function, source):
             result = function(*args, **kwargs)
         except NSTError:
             raise
-        except Exception as err:  # noqa: BLE001 - the learner's function, whatever it raises
+        except Exception as err:  # the learner's function, whatever it raises
             raise NSTError(f"{source}: {name} raised {type(err).__name__}: {one_line(err)}") from None
         if not tf.is_tensor(result):
             raise NSTError(f"{source}: {name} returned a {type(result).__name__}, not a TensorFlow tensor")

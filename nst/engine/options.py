@@ -42,7 +42,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")  # the network's arithmetic (nst.kernels.p
 INITS = ("noise", "content", "style", "random")  # starting images (nst.engine.targets.initial_image)
 
 # Picked at small sizes, by eye, against L-BFGS's speckle. At 1e4 the TV term ends at 20 % of J
-# in the README's 150x200 quality picture (J_tv 470) and 35 % in the 266x400 cat (J_tv 561).
+# in the gallery's 150x200 quality picture (J_tv 470) and 35 % in the 266x400 cat (J_tv 561).
 QUALITY_TV_WEIGHT = 1e4
 
 # The values of the fields whose default is None, per preset. The quality preset starts from the
@@ -78,6 +78,11 @@ def option(default, help, kind, resume="setting", group="exercise"):
     group  -- "exercise" or "beyond" (the exercise's own options are listed first)
     """
     return field(default=default, metadata={"help": help, "kind": kind, "resume": resume, "group": group})
+
+
+def beyond(default, help, kind, resume="setting"):
+    """An option beyond the exercise: its default leaves the exercise unchanged (``option``'s group "beyond")."""
+    return option(default, help, kind, resume, group="beyond")
 
 
 @dataclass(frozen=True)
@@ -123,84 +128,70 @@ class Options:
     )
     quiet: bool = option(False, "no progress bar: plain log lines", Switch(), resume=None)
     # Beyond the exercise (every default leaves the exercise unchanged)
-    preset: str = option(
+    preset: str = beyond(
         "exercise",
         "exercise: the exercise's settings; quality: L-BFGS from the noisy image with a little TV",
         Choice(*PRESETS),
         resume=None,
-        group="beyond",
     )
-    costs: object = option(
+    costs: object = beyond(
         None,
         "a .py file defining some of the exercise's cost functions, used instead of nst's",
         CostFunctions(),
         resume=None,
-        group="beyond",
     )
-    optimizer: str = option(
+    optimizer: str = beyond(
         None,
         "lbfgs: SciPy's L-BFGS-B, fewer and longer iterations",
         Choice("adam", "lbfgs"),
         resume="must match",
-        group="beyond",
     )
-    tv_weight: float = option(None, "weight of the total-variation cost (smoothness)", Number(0), group="beyond")
-    preserve_colors: str = option(
+    tv_weight: float = beyond(None, "weight of the total-variation cost (smoothness)", Number(0))
+    preserve_colors: str = beyond(
         "none",
         "keep the content's colours: transfer luminance only, or match the style's colours first",
         Choice("none", "luminance", "histogram"),
         resume="must match",
-        group="beyond",
     )
-    style_blend: tuple = option(
+    style_blend: tuple = beyond(
         (),
         "W1,W2,... weights of several --style images (default: equal)",
         Blend(),
         resume="must match",
-        group="beyond",
     )
-    style_scale: float = option(
+    style_scale: float = beyond(
         1.0,
         "size of the style image relative to the output (larger: bigger brush strokes)",
         Number(0.05, 8),
         resume="must match",
-        group="beyond",
     )
-    init: str = option(
+    init: str = beyond(
         None,
         "starting image: the exercise's noisy content, the content, the style, or noise",
         Choice(*INITS),
-        group="beyond",
     )
-    multiscale: str = option(
+    multiscale: str = beyond(
         "auto",
         "number of scales, each twice the last (auto: start at a long side of at most 512)",
         Multiscale(),
         resume="must match",
-        group="beyond",
     )
-    checkpoint_every: int | None = option(
+    checkpoint_every: int | None = beyond(
         None,
         "save output-dir/checkpoint.npz every N iterations",
         Whole(1),
         resume=None,
-        group="beyond",
     )
-    resume: Path | None = option(None, "continue from a checkpoint.npz", File(), resume=None, group="beyond")
-    animation: str = option(
+    resume: Path | None = beyond(None, "continue from a checkpoint.npz", File(), resume=None)
+    animation: str = beyond(
         None,
         "progress.gif and/or progress.png from the saved iterations",
         Choice("none", "gif", "sheet", "both"),
         resume=None,
-        group="beyond",
     )
-    xla: bool = option(False, "compile the training step with XLA", Switch(), resume=None, group="beyond")
-    precision: str = option(
-        "fp32",
-        "the network's arithmetic; costs are always summed in float32",
-        Choice(*PRECISIONS),
-        resume=None,
-        group="beyond",
+    xla: bool = beyond(False, "compile the training step with XLA", Switch(), resume=None)
+    precision: str = beyond(
+        "fp32", "the network's arithmetic; costs are always float32", Choice(*PRECISIONS), resume=None
     )
 
     def __post_init__(self):
@@ -214,7 +205,7 @@ class Options:
                 object.__setattr__(self, declared.name, declared.kind.check(declared.flag, value))
         if self.style_blend and len(self.style_blend) != len(self.style):
             raise NSTError(
-                f"--style-blend: {len(self.style_blend)} weights for {len(self.style)} style images; "
+                f"--style-blend: {len(self.style_blend)} weights for {len(self.style)} style image(s); "
                 "give one per --style"
             )
 

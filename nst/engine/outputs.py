@@ -12,42 +12,28 @@ checkpoint.npz       image, optimizer state and history (--checkpoint-every)
 from dataclasses import dataclass
 from pathlib import Path
 
+# The files above by the attribute that names them: files.final, files.losses_csv, ...
+NAMES = dict(final="generated_image.jpg", losses_csv="losses.csv", losses_png="losses.png",
+             gif="progress.gif", sheet="progress.png", checkpoint="checkpoint.npz")  # fmt: skip
+
 
 @dataclass(frozen=True)
 class RunFiles:
-    """The paths of one run's outputs inside ``folder``."""
+    """The paths of one run's outputs inside ``folder``: ``files.final`` and the rest of ``NAMES``,
+    and ``files.iteration_image(i)``."""
 
     folder: Path
 
     def __post_init__(self):
         object.__setattr__(self, "folder", Path(self.folder))
 
+    def __getattr__(self, name):
+        if name in NAMES:
+            return self.folder / NAMES[name]
+        raise AttributeError(name)
+
     def iteration_image(self, i):
         return self.folder / f"{i}.png"
-
-    @property
-    def final(self):
-        return self.folder / "generated_image.jpg"
-
-    @property
-    def losses_csv(self):
-        return self.folder / "losses.csv"
-
-    @property
-    def losses_png(self):
-        return self.folder / "losses.png"
-
-    @property
-    def gif(self):
-        return self.folder / "progress.gif"
-
-    @property
-    def sheet(self):
-        return self.folder / "progress.png"
-
-    @property
-    def checkpoint(self):
-        return self.folder / "checkpoint.npz"
 
     def is_output(self, path):
         """Whether ``path`` is a file a run in this folder would overwrite (the checkpoint aside:
@@ -55,5 +41,5 @@ class RunFiles:
         path = Path(path)
         if path.resolve().parent != self.folder.resolve():
             return False
-        named = {self.final.name, self.losses_csv.name, self.losses_png.name, self.gif.name, self.sheet.name}
+        named = {name for key, name in NAMES.items() if key != "checkpoint"}
         return path.name in named or (path.suffix == ".png" and path.stem.isdigit())

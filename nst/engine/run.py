@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from nst.config import PRETRAINED_DIR
 from nst.engine.animation import iteration_images, make_contact_sheet, make_gif
 from nst.engine.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from nst.engine.objective import check_costs, load_costs, make_objective
@@ -27,18 +26,10 @@ from nst.engine.outputs import RunFiles
 from nst.engine.problem import level_sizes, prepare, upsample
 from nst.engine.report import Progress, Recorder, write_losses
 from nst.engine.runtime import describe_device
-from nst.errors import NSTError
+from nst.errors import NSTError, make_folder
 from nst.images import save_image
 from nst.vgg_files import read_vgg19_weights
-from nst.weights import KERAS_H5, MATCONVNET_MAT
-
-
-def find_model(directory=PRETRAINED_DIR):
-    """The weights in ``directory``: the MatConvNet .mat if present, else the Keras .h5."""
-    for name in (MATCONVNET_MAT.filename, KERAS_H5.filename):
-        if (Path(directory) / name).is_file():
-            return Path(directory) / name
-    raise NSTError(f"{directory}: no VGG19 weights found; run `nst weights` to fetch them")
+from nst.weights import find_model
 
 
 @functools.lru_cache(maxsize=2)
@@ -174,12 +165,7 @@ def check_outputs(options, files):
     out = files.folder
     if out.exists() and not out.is_dir():
         raise NSTError(f"{out}: is a file, not a folder; choose another --output-dir")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise NSTError(
-            f"{out}: cannot create the output folder ({err.strerror}); choose another --output-dir"
-        ) from None
+    make_folder(out, "output folder", "choose another --output-dir")
     if not os.access(out, os.W_OK | os.X_OK):
         raise NSTError(f"{out}: output folder is not writable; choose another --output-dir")
     inputs = (options.content, *options.style, options.model, options.resume)

@@ -32,25 +32,35 @@ def _number(flag, value, what="a number"):
 
 
 class Number:
-    """A finite float, optionally within [minimum, maximum]."""
+    """A finite float, optionally at least ``minimum``, at most ``maximum``, or strictly ``above`` a bound."""
 
-    def __init__(self, minimum=None, maximum=None):
-        self.minimum, self.maximum = minimum, maximum
+    def __init__(self, minimum=None, maximum=None, above=None):
+        self.minimum, self.maximum, self.above = minimum, maximum, above
 
     def check(self, flag, value):
         number = _number(flag, value)
         shown = value if isinstance(value, str) else _text_of_number(number)
         if not math.isfinite(number):
             raise NSTError(f"{flag} {shown}: must be a finite number")
-        if self.minimum is not None and number < self.minimum or self.maximum is not None and number > self.maximum:
-            bounds = (
-                f"between {self.minimum} and {self.maximum}" if self.maximum is not None else f"at least {self.minimum}"
-            )
-            raise NSTError(f"{flag} {shown}: must be {bounds}")
-        return number
+        return _within(self, flag, number, shown)
 
     def text(self, value):
-        return _text_of_number(value)
+        return str(value)
+
+
+def _within(kind, flag, number, shown):
+    """number, if it is within the kind's bounds (minimum, maximum, above); else NSTError."""
+    low, high = kind.minimum, kind.maximum
+    if low is not None and number < low or high is not None and number > high:
+        bounds = (
+            f"between {low} and {high}"
+            if low is not None and high is not None
+            else (f"at least {low}" if low is not None else f"at most {high}")
+        )
+        raise NSTError(f"{flag} {shown}: must be {bounds}")
+    if kind.above is not None and not number > kind.above:
+        raise NSTError(f"{flag} {shown}: must be above {kind.above}")
+    return number
 
 
 def _text_of_number(value):
@@ -60,10 +70,10 @@ def _text_of_number(value):
 
 
 class Whole:
-    """A whole number (an int, or a float or text holding one), at least ``minimum`` if given."""
+    """A whole number (an int, or a float or text holding one), within the bounds given (as ``Number``'s)."""
 
-    def __init__(self, minimum=None):
-        self.minimum = minimum
+    def __init__(self, minimum=None, maximum=None, above=None):
+        self.minimum, self.maximum, self.above = minimum, maximum, above
 
     def check(self, flag, value):
         if isinstance(value, str):
@@ -76,9 +86,7 @@ class Whole:
             if not number.is_integer():
                 raise NSTError(f"{flag} {value}: not a whole number")
             number = int(number)
-        if self.minimum is not None and number < self.minimum:
-            raise NSTError(f"{flag} {number}: must be at least {self.minimum}")
-        return number
+        return _within(self, flag, number, number)
 
     def text(self, value):
         return str(value)
@@ -249,6 +257,17 @@ class Size:
 
     def __str__(self):
         return str(self.long_side) if self.long_side is not None else f"{self.height}x{self.width}"
+
+    def __eq__(self, other):
+        """Equal to another Size, to the (H, W) it stands for, or to its long side: Size(300, 400) == (300, 400)."""
+        if isinstance(other, Size):
+            return (self.height, self.width, self.long_side) == (other.height, other.width, other.long_side)
+        if isinstance(other, (tuple, list, int)) and not isinstance(other, bool):
+            return self.record() == (list(other) if isinstance(other, tuple) else other)
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self.long_side if self.long_side is not None else (self.height, self.width))
 
     def resolve(self, content_shape):
         """(H, W) for a content image of shape (h, w, ...): as given, or the long side with its aspect."""

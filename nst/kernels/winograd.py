@@ -17,9 +17,9 @@ channels, and the output transform. Only the middle one grows with C·K, and it 
 the direct convolution's multiplications.
 
 Where it pays (measured on a 2-core AVX-512 CPU with oneDNN, 300x400, each layer alone, see
-README, ``python -m nst.bench --layers``): from conv3_1 on (1.2x to 2x faster than oneDNN's
+docs/speed.md, ``python -m nst.bench --layers``): from conv3_1 on (1.2x to 2x faster than oneDNN's
 direct convolution); on blocks 1 and 2 (64-128 channels at the larger sizes) moving the 2.25x larger
-transformed tiles through memory costs more than the multiplications saved, so nst.vgg keeps the
+transformed tiles through memory costs more than the multiplications saved, so FastKernels keeps the
 direct convolution there (``WINOGRAD_MIN_CHANNEL_PRODUCT``).
 All of it is plain TensorFlow operations, oneDNN's matrix products doing the work. Tried: the
 input transform compiled by XLA (separably, from strided slices) ran 1.4-1.7x faster than the

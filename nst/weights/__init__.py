@@ -28,7 +28,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from nst.config import PRETRAINED_DIR
-from nst.errors import NSTError
+from nst.errors import NSTError, make_folder
 
 CHUNK = 1 << 20
 
@@ -159,12 +159,7 @@ def fetch(spec, directory=PRETRAINED_DIR, force=False, say=print):
                 f"{' --mat' if spec is MATCONVNET_MAT else ''} --force` to replace it"
             )
         say(f"{path}: corrupt ({problem}); replacing it (--force)")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise NSTError(
-            f"{directory}: cannot create the weights folder ({err.strerror}); choose a writable folder"
-        ) from None
+    make_folder(directory, "weights folder", "choose a writable folder")
 
     failures = []
     for where, get in _sources(spec):
@@ -192,6 +187,14 @@ def fetch(spec, directory=PRETRAINED_DIR, force=False, say=print):
         else "; check the network and run again"
     )
     raise NSTError(f"{path}: could not be fetched ({'; '.join(failures)}){hint}")
+
+
+def find_model(directory=PRETRAINED_DIR):
+    """The weights in ``directory``: the MatConvNet .mat if present, else the Keras .h5."""
+    for name in (MATCONVNET_MAT.filename, KERAS_H5.filename):
+        if (Path(directory) / name).is_file():
+            return Path(directory) / name
+    raise NSTError(f"{directory}: no VGG19 weights found; run `nst weights` to fetch them")
 
 
 def to_mat(h5_path, directory=PRETRAINED_DIR, say=print):
