@@ -24,6 +24,7 @@ def weights(weights_h5):
     return read_vgg19_weights(weights_h5)
 
 
+@pytest.mark.slow
 def test_benchmark_writes_the_table_and_json(weights_h5, tmp_path, capsys):
     path = tmp_path / "bench.json"
     code = bench.main(
@@ -160,6 +161,7 @@ def test_conv_relu_gradient_is_the_input_gradient(shape):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
+@pytest.mark.slow
 def test_xla_gives_the_same_J(weights_h5):
     imgs = bench.images(32, 48)
     runs = {xla: bench.nst_step(weights_h5, *imgs, xla=xla) for xla in (False, True)}

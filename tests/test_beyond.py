@@ -78,6 +78,7 @@ def test_lbfgs_goes_further_per_iteration_than_adam(stylize):
     assert all(b <= a for a, b in zip([r["J"] for r in lbfgs], [r["J"] for r in lbfgs][1:]))
 
 
+@pytest.mark.slow
 def test_total_variation_weight_smooths_the_result(stylize):
     # L-BFGS: Adam's 2-pixel steps could not undo the start's noise in a few iterations.
     _, plain = stylize("--optimizer", "lbfgs", iterations=8)
@@ -91,6 +92,7 @@ def chroma_error(rgb, content):
     return np.abs(rgb_to_yiq(rgb)[..., 1:] - rgb_to_yiq(content)[..., 1:]).mean()
 
 
+@pytest.mark.slow
 def test_luminance_transfer_keeps_the_content_colours(stylize):
     content = resize_to(read_image(CONTENT_IMAGE), 48, 64).astype(np.float64)
     _, plain = stylize("--style", STARRY, iterations=8)
@@ -101,6 +103,7 @@ def test_luminance_transfer_keeps_the_content_colours(stylize):
     )
 
 
+@pytest.mark.slow
 def test_histogram_matching_pulls_the_colours_towards_the_content(stylize):
     content = resize_to(read_image(CONTENT_IMAGE), 48, 64).astype(np.float64)
     mean_colour = lambda rgb: rgb.reshape(-1, 3).mean(axis=0)  # noqa: E731
@@ -114,6 +117,7 @@ def test_histogram_matching_pulls_the_colours_towards_the_content(stylize):
     assert matched_gap < plain_gap
 
 
+@pytest.mark.slow
 def test_style_blend(stylize):
     alone, _ = stylize("--style", WAVE)
     blended_all_wave, _ = stylize("--style", STARRY, WAVE, "--style-blend", "0,1")
@@ -122,6 +126,7 @@ def test_style_blend(stylize):
     assert mixed[0]["J_style"] != pytest.approx(alone[0]["J_style"], rel=1e-2)
 
 
+@pytest.mark.slow
 def test_style_scale_changes_the_style_targets(stylize):
     normal, _ = stylize(iterations=1)
     large, _ = stylize("--style-scale", "2", iterations=1)
@@ -129,6 +134,7 @@ def test_style_scale_changes_the_style_targets(stylize):
     assert large[0]["J_style"] != pytest.approx(normal[0]["J_style"], rel=1e-2)
 
 
+@pytest.mark.slow
 def test_initialisations(stylize):
     content_start, out = stylize("--init", "content", iterations=1)
     assert content_start[0]["J_content"] == pytest.approx(0.0, abs=1e-3)  # G = C at the first step
@@ -145,6 +151,7 @@ def test_long_side_keeps_the_aspect_ratio(stylize):
         assert image.size == (100, 46)  # 1280x595 content
 
 
+@pytest.mark.slow
 def test_multiscale_reaches_the_asked_size(stylize):
     rows, out = stylize(
         "--multiscale",
@@ -158,6 +165,7 @@ def test_multiscale_reaches_the_asked_size(stylize):
         assert first.size == (75, 35)
 
 
+@pytest.mark.slow
 def test_resume_continues_the_loss_curve(stylize, tmp_path):
     out = tmp_path / "resumable"
     first, _ = stylize("--checkpoint-every", "3", iterations=3, out=out)

@@ -104,6 +104,7 @@ def test_one_pixel_image(train, tmp_path):
     train("--content", str(tiny), fragments=[str(tiny), "1x1"])
 
 
+@pytest.mark.slow
 def test_decompression_bomb_and_its_limit(train, tmp_path, monkeypatch):
     big = tmp_path / "big.png"
     Image.new("1", (12_000, 10_000)).save(big)  # 120 megapixels, a few kB on disk
@@ -139,6 +140,7 @@ def test_random_mat(train, tmp_path):
     train("--model", str(noise), fragments=[str(noise), "not a MatConvNet .mat or Keras .h5"])
 
 
+@pytest.mark.slow
 def test_mat_that_is_not_vgg19(train, tmp_path):
     other = write_matconvnet(tmp_path / "other.mat", random_conv_weights(2), rename={"conv5_1": "conv5_one"})
     train("--model", str(other), fragments=[str(other), "not VGG19", "conv5_1"])
@@ -210,6 +212,7 @@ def test_weights_dir_is_a_file(tmp_path, capsys):
     fails(weights_main, ["--dir", str(plain)], capsys, str(plain))
 
 
+@pytest.mark.slow
 def test_no_traceback_from_the_real_command(tmp_path):
     """The same as above through `python -m`, as a user types it."""
     missing = tmp_path / "missing.png"

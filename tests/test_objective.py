@@ -88,6 +88,7 @@ def final_J(tmp_path, weights_h5, *extra):
     return float(last.split(",")[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_reduced_precision_adam_ends_close_to_fp32(weights_h5, tmp_path, precision):
     # Without loss scaling the first float16 step diverged (J ~ 1e10, gradients past 65504).

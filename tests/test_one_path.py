@@ -76,6 +76,7 @@ def test_tv_weight_gives_a_J_tv_column(tmp_path, weights_h5):
 # --- training calls the exercise's functions ----------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_calls_the_exercises_functions(tmp_path, weights_h5):
     # Record which of nst.costs' functions run while each optimiser's step is traced and run.
     # (tf.function's AutoGraph runs converted copies, named tf__<name>, of plain functions.)

@@ -53,6 +53,7 @@ def test_preset_rows_are_the_exercise_J_of_the_preset_run(weights_h5, tmp_path):
     assert float(row["J"]) > exercise * (1 + 1e-6)  # the preset's own J holds the TV term too
 
 
+@pytest.mark.slow
 def test_bench_quality_reports_the_preset_against_adam(weights_h5, tmp_path, capsys):
     path = tmp_path / "bench.json"
     argv = ["--sizes", "32x48", "--steps", "1", "--warmup", "1", "--variants", "fp32", "--model", str(weights_h5)]

@@ -119,6 +119,7 @@ def test_help_lists_every_option_with_its_default():
         assert default in text
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_the_current_image(weights_h5, tmp_path):
     command = [
         sys.executable,

@@ -166,6 +166,7 @@ def test_truncated_mat(synthetic_mat, tmp_path):
     _expect(cut, "truncated or corrupt")
 
 
+@pytest.mark.slow
 def test_mat_that_is_not_vgg19(synthetic, tmp_path):
     renamed = write_matconvnet(tmp_path / "renamed.mat", synthetic, rename={"conv3_2": "conv3_x"})
     _expect(renamed, "not VGG19", "missing layers conv3_2")

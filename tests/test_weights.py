@@ -27,6 +27,7 @@ def fetched_dir(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_fetch_gives_the_real_file(fetched_dir):
     path = fetched_dir / KERAS_H5.filename
     assert path.stat().st_size == 80_134_624
@@ -43,6 +44,7 @@ def test_second_run_downloads_nothing(fetched_dir):
     assert (fetched_dir / KERAS_H5.filename).stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_truncated_file_is_reported_and_kept_until_forced(fetched_dir, tmp_path):
     path = tmp_path / KERAS_H5.filename
     shutil.copy(fetched_dir / KERAS_H5.filename, path)

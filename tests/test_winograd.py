@@ -129,6 +129,7 @@ def test_J_and_its_gradient_match_the_direct_convolution(weights_h5):
     assert _relative(grad_fast, grad_direct) < 1e-4
 
 
+@pytest.mark.slow
 def test_J_after_20_adam_steps_matches_the_direct_convolution(weights_h5):
     """Within float32's own spread: Adam(2.0) amplifies rounding differences step by step.
 
