@@ -50,7 +50,7 @@ def read_notebook(path):
         raise NSTError(f"{path}: {what}; give the path of a Jupyter notebook (.ipynb)")
     try:
         return nbformat.read(path, as_version=4)
-    except Exception as err:  # noqa: BLE001 - JSON, encoding or schema: all mean "not a notebook"
+    except Exception as err:  # JSON, encoding or schema: all mean "not a notebook"
         raise NSTError(f"{path}: not a Jupyter notebook ({one_line(err)}); give an .ipynb file") from None
 
 
