@@ -215,6 +215,7 @@ def read_losses(folder):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_stylize_endpoint_with_gradio_client(studio, tmp_path):
     from gradio_client import Client, handle_file
 
@@ -337,6 +338,7 @@ def tab(browser, studio):
     tab.close()
 
 
+@pytest.mark.slow
 def test_page_refuses_a_bad_upload_then_runs_a_quality_job_and_downloads_it(tab, studio, tmp_path):
     from playwright.sync_api import expect
 
@@ -380,6 +382,7 @@ def test_page_refuses_a_bad_upload_then_runs_a_quality_job_and_downloads_it(tab,
     assert tab.hosts == {host}, f"the page called out: {tab.hosts - {host}}"
 
 
+@pytest.mark.slow
 def test_stop_ends_the_run_and_keeps_the_current_image(tab, studio, tmp_path):
     tab.fill(size="128x192", iterations=400)  # larger, for the README's screenshot
     tab.run()
@@ -401,6 +404,7 @@ def test_stop_ends_the_run_and_keeps_the_current_image(tab, studio, tmp_path):
     assert tab.page.locator("#nst-run").is_enabled()
 
 
+@pytest.mark.slow
 def test_two_tabs_get_their_own_jobs_and_closing_one_stops_its_job(browser, studio):
     first, second = Page(browser, studio), Page(browser, studio)
     try:
@@ -424,6 +428,7 @@ def test_two_tabs_get_their_own_jobs_and_closing_one_stops_its_job(browser, stud
         second.close()
 
 
+@pytest.mark.slow
 def test_a_failing_job_shows_its_error_and_the_server_keeps_serving(tab, studio):
     tab.fill(iterations=3)
     tab.page.locator("#nst-more").click()  # "More settings", rendered when opened

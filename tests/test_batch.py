@@ -104,6 +104,7 @@ def test_an_invalid_batch_exits_2_with_one_line(argv, message, tmp_path, capsys)
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
+@pytest.mark.slow
 def test_pairs_make_every_folder_and_row(pairs, weights_h5):
     _, out, code = pairs
     assert code == 0
@@ -126,6 +127,7 @@ def test_pairs_make_every_folder_and_row(pairs, weights_h5):
     assert {r["weights_sha256"] for r in rows} == {sha256_file(weights_h5)}
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_every_finished_job(pairs, capsys):
     argv, out, _ = pairs
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/*")}
@@ -139,6 +141,7 @@ def test_a_rerun_skips_every_finished_job(pairs, capsys):
     assert (out / RESULTS).read_text() == lines
 
 
+@pytest.mark.slow
 def test_a_corrupt_image_fails_only_its_jobs(pairs, inputs, capsys):
     argv, out, _ = pairs
     broken = inputs / "content" / "broken.jpg"
@@ -160,6 +163,7 @@ def test_a_corrupt_image_fails_only_its_jobs(pairs, inputs, capsys):
     assert sum(r["status"] == "done" for r in rows.values()) == 4
 
 
+@pytest.mark.slow
 def test_manifest_rows_with_their_own_options(ray_local, inputs, tmp_path):
     manifest = tmp_path / "jobs.csv"
     shutil.copy(inputs / "content" / "cat.png", tmp_path / "cat.png")
@@ -201,6 +205,7 @@ def busy_workers():
     return found
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_retried_and_the_batch_completes(ray_local, inputs, tmp_path):
     out = tmp_path / "out"
     argv = ["--content", str(inputs / "content" / "bridge.jpg"), "--style", str(inputs / "style")]
@@ -224,6 +229,7 @@ def test_a_killed_worker_is_retried_and_the_batch_completes(ray_local, inputs, t
     assert killed not in {r["pid"] for r in rows}  # the killed job ran again, in another process
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_jobs_and_cancels_the_rest(ray_local, inputs, tmp_path, capsys):
     out = tmp_path / "out"
 
@@ -242,6 +248,7 @@ def test_ctrl_c_keeps_finished_jobs_and_cancels_the_rest(ray_local, inputs, tmp_
     shutil.rmtree(out)
 
 
+@pytest.mark.slow
 def test_nst_train_does_not_import_ray(weights_h5, tmp_path):
     code = (
         "import sys, nst.train, nst.frontends.cli\n"

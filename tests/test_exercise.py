@@ -131,6 +131,7 @@ def test_student_edition_keeps_everything_but_the_solutions():
             assert cell.metadata["editable"] is False and cell.metadata["deletable"] is False
 
 
+@pytest.mark.slow
 def test_nbgrader_generate_assignment_makes_the_same_edition(tmp_path):
     """An instructor's `nbgrader generate_assignment` on the solution notebook, with the stub configured as in
     the README, releases the same cells as `nst exercise`."""
@@ -158,6 +159,7 @@ def test_nbgrader_generate_assignment_makes_the_same_edition(tmp_path):
 # --- the command ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_exercise_command_writes_the_edition(tmp_path):
     target = tmp_path / "out" / "student.ipynb"
     result = subprocess.run(

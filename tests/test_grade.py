@@ -63,6 +63,7 @@ def failing(report):
 # --- the solution and the student edition -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_solution_gets_full_marks_through_the_command(tmp_path):
     """The whole solution notebook, training and painting included, by `python -m nst.teaching.grade --json`."""
     out = tmp_path / "grades.json"
@@ -94,6 +95,7 @@ def test_solution_gets_full_marks_through_the_command(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grades.json"]
 
 
+@pytest.mark.slow
 def test_untouched_student_edition_gets_zero():
     from nbgrader.utils import determine_grade
 
@@ -108,6 +110,7 @@ def test_untouched_student_edition_gets_zero():
     assert [determine_grade(cell)[0] for cell in checks] == [0] * len(GRADED)
 
 
+@pytest.mark.slow
 def test_nbgrader_autograde_scores_a_submission_like_nst_grade(tmp_path):
     """nbgrader's own pipeline on the solution notebook as it is: generate_assignment, then autograde."""
     course = tmp_path / "course"
@@ -292,6 +295,7 @@ grad = tape.gradient(J, generated_image)
 @pytest.mark.parametrize(
     "function, body, key, words, expected_failing", [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES]
 )
+@pytest.mark.slow
 def test_each_mistake_fails_exactly_the_affected_functions(tmp_path, function, body, key, words, expected_failing):
     report = grading.grade(notebook_with(tmp_path, [(function, body)]), skip_training=True)
     assert failing(report) == expected_failing, grading.table(report)
@@ -338,6 +342,7 @@ optimizer.apply(grad)
 ]
 
 
+@pytest.mark.slow
 def test_alternative_correct_implementations_get_full_marks(tmp_path):
     report = grading.grade(notebook_with(tmp_path, ALTERNATIVES), skip_training=True)
     assert report.passed and report.score == sum(GRADED.values()), grading.table(report)
@@ -346,6 +351,7 @@ def test_alternative_correct_implementations_get_full_marks(tmp_path):
 # --- notebooks that loop, break or delete ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_infinite_loop_fails_only_what_calls_it_within_the_timeout(tmp_path):
     timeout = 40
     path = notebook_with(tmp_path, [("gram_matrix", "while True:\n    pass\nGA = None")])
@@ -362,6 +368,7 @@ def test_infinite_loop_fails_only_what_calls_it_within_the_timeout(tmp_path):
     assert elapsed < 2 * timeout + 60, f"{elapsed:.0f} s\n{table}"
 
 
+@pytest.mark.slow
 def test_a_notebook_that_breaks_is_graded_not_fatal(tmp_path):
     """A syntax error, a cell killing the kernel, one deleting the working folder, one deleting a function."""
     path = notebook_with(

@@ -110,6 +110,7 @@ def executed(tmp_path_factory, weights_h5):
     return {cell.id: cell for cell in nb.cells}, start, out
 
 
+@pytest.mark.slow
 def test_kernel_is_the_venv_python(executed):
     cells, *_ = executed
     kernel = json.loads(text_of(cells["test-probe"]).split("KERNEL ", 1)[1])
@@ -117,6 +118,7 @@ def test_kernel_is_the_venv_python(executed):
     assert Path(kernel["prefix"]) == Path(sys.prefix)
 
 
+@pytest.mark.slow
 def test_every_cell_ran(executed):
     cells, *_ = executed
     for cell in cells.values():
@@ -125,6 +127,7 @@ def test_every_cell_ran(executed):
             assert not [o for o in cell.outputs if o.output_type == "error"], f"cell {cell.id} failed"
 
 
+@pytest.mark.slow
 def test_settings_come_from_the_environment(executed):
     cells, *_ = executed
     text = text_of(cells["setup-config"])
@@ -132,6 +135,7 @@ def test_settings_come_from_the_environment(executed):
     assert str(ROOT) in text
 
 
+@pytest.mark.slow
 def test_graph_is_printed(executed):
     cells, *_ = executed
     text = text_of(cells["vgg-load"])
@@ -140,6 +144,7 @@ def test_graph_is_printed(executed):
     assert "'avgpool5'" in text
 
 
+@pytest.mark.slow
 def test_costs_match_the_exercise(executed):
     cells, *_ = executed
     content = text_of(cells["content-example"])
@@ -167,6 +172,7 @@ def test_costs_match_the_exercise(executed):
     assert sum(text_of(cell).count("✓ matches") for cell in cells.values()) == 10
 
 
+@pytest.mark.slow
 def test_check_cells_pass_and_nbgrader_gives_full_marks(executed):
     from nbgrader.utils import determine_grade
 
@@ -181,6 +187,7 @@ def test_check_cells_pass_and_nbgrader_gives_full_marks(executed):
         assert determine_grade(cell) == (GRADED[name], GRADED[name])
 
 
+@pytest.mark.slow
 def test_training_wrote_the_images(executed):
     cells, start, out = executed
     log = text_of(cells["run"])
@@ -206,6 +213,7 @@ def test_training_wrote_the_images(executed):
     assert costs[-1] < costs[0]  # the notebook's train_step lowers J
 
 
+@pytest.mark.slow
 def test_your_functions_paint_the_same_picture(executed):
     cells, start, out = executed
     text = text_of(cells["paint-show"])
@@ -220,6 +228,7 @@ def test_your_functions_paint_the_same_picture(executed):
         assert read_image(image).shape == (HEIGHT, WIDTH, 3)
 
 
+@pytest.mark.slow
 def test_figures_are_shown(executed):
     cells, *_ = executed
     # write_losses switches matplotlib to Agg; the notebook must still show figures after it
@@ -227,6 +236,7 @@ def test_figures_are_shown(executed):
         assert count_images(cells[cell_id]) >= 1, f"cell {cell_id} shows no image"
 
 
+@pytest.mark.slow
 def test_help_is_shown(executed):
     cells, *_ = executed
     assert "--iterations" in text_of(cells["next-help"])

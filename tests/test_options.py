@@ -32,7 +32,7 @@ from nst.errors import NSTError
         ({"optimizer": "sgd"}, "--optimizer 'sgd': choose from adam, lbfgs"),
         ({"quiet": "maybe"}, "--quiet 'maybe': write true or false"),
         ({"style_blend": (0, 0), "style": ("a.jpg", "b.jpg")}, "not all zero"),
-        ({"style_blend": (1, 2, 3), "style": ("a.jpg", "b.jpg")}, "3 weights for 2 style images"),
+        ({"style_blend": (1, 2, 3), "style": ("a.jpg", "b.jpg")}, "3 weights for 2 style image(s)"),
         ({"multiscale": 0}, "--multiscale 0: must be at least 1"),
         ({"content": ""}, "--content '': must be the path of a file"),
     ],
