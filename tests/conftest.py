@@ -9,7 +9,6 @@ import pytest
 from nst.config import PRETRAINED_DIR, ROOT
 from nst.weights import KERAS_H5, to_mat
 
-
 # The tests stop nst, the studio and notebook kernels with Ctrl-C (SIGINT). A test run started in the
 # background of a shell has SIGINT ignored, and every command it starts would inherit that: with a
 # handler here, the commands start with the default again.
