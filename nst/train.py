@@ -14,8 +14,8 @@ The exercise's recipe:
 Step 5 is this module: ``compute_cost`` is J(G), built from exactly the functions a learner
 writes (``nst.costs``, or the learner's own), and ``train_step`` is one iteration. nst's Adam
 runs call ``train_step`` at every iteration, and its L-BFGS runs minimise the same
-``compute_cost``. The rest of the recipe, and what nst adds (scales, checkpoints, progress, the
-command line), is nst's engine: ``nst.train.run(options)`` is the whole run
+``compute_cost``. The rest of the recipe, and what nst adds (coarse-to-fine levels, checkpoints,
+progress, the command line), is nst's engine: ``nst.train.run(options)`` is the whole run
 (``nst.engine.run``), ``python -m nst.train`` / ``nst train`` its command line.
 
 Speed-ups plug in from outside, without changing a line here: the faster convolutions inside

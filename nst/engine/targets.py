@@ -1,4 +1,4 @@
-"""What the generated image is pulled towards, computed once per run (or per scale).
+"""What the generated image is pulled towards, computed once per run (or per level of a coarse-to-fine run).
 
 - ``content_target``: a_C, the content image's activations at the content layer.
 - ``style_activations``: each style image's activations at the style layers, with its blend
@@ -19,12 +19,12 @@ def content_target(graph, content_image, content_layer):
     return forward(graph, content_image, [content_layer])[content_layer]
 
 
-def style_size(height, width, scale):
-    """The size a style image is given: the output's size times ``scale``, at least 32."""
-    h, w = round(height * scale), round(width * scale)
+def style_size(height, width, style_scale):
+    """The size a style image is given: the output's size times ``--style-scale``, at least 32."""
+    h, w = round(height * style_scale), round(width * style_scale)
     if min(h, w) < MIN_SIZE:
         raise NSTError(
-            f"--style-scale {scale}: the style image would be {h}x{w}, below VGG19's "
+            f"--style-scale {style_scale}: the style image would be {h}x{w}, below VGG19's "
             f"{MIN_SIZE}x{MIN_SIZE}; use a larger --style-scale"
         )
     return h, w
