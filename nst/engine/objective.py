@@ -18,6 +18,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from nst import costs as nst_costs
+from nst.costs import total_variation_cost
 from nst.errors import NSTError, one_line, require_file
 from nst.kernels.folding import style_targets
 from nst.train import Objective, compute_cost
@@ -138,8 +139,8 @@ def make_objective(level, options, costs=NST_COSTS):
         style_layers=style_layers,
         alpha=float(options.alpha),
         beta=float(options.beta),
-        tv_weight=float(options.tv_weight),
         costs=costs,
+        extra_terms=(("J_tv", float(options.tv_weight), total_variation_cost),) if options.tv_weight else (),
     )
 
 

@@ -67,6 +67,12 @@ def run(options, on_iteration=None, should_stop=None):
     model = options.model or find_model()
     costs = load_costs(options.costs)
     check_outputs(options, files)
+    with files.claim(f"nst train of {options.content.name}"):
+        return _run(options, files, model, costs, on_iteration, should_stop)
+
+
+def _run(options, files, model, costs, on_iteration, should_stop):
+    """``run``, once the output folder is checked and held."""
     problem, (height, width) = prepare(options, load_weights(model))
     seed = options.seed if options.seed is not None else int(np.random.default_rng().integers(2**31))
     recorded = dict(settings(options), seed=seed)
@@ -76,7 +82,10 @@ def run(options, on_iteration=None, should_stop=None):
     if checkpoint is not None:
         check_compatible(checkpoint, recorded)
 
+    cleared = 0 if options.resume else files.clear_earlier_run()  # a resumed run continues its own files
     progress = Progress(total, quiet=options.quiet, initial=checkpoint.iteration if checkpoint else 0)
+    if cleared:
+        progress.log(f"{files.folder}: removed {cleared} files of an earlier run (its images, losses, checkpoint)")
     progress.log(
         f"nst: {options.content.name} in the style of {', '.join(Path(p).name for p in options.style)}, "
         f"{height}x{width}{f' in {len(sizes)} scales' if len(sizes) > 1 else ''}, {total} iterations "
