@@ -54,8 +54,9 @@ def test_each_graded_function_has_its_own_cell_and_a_check_after_it():
             "task": False,
         }
         check = cells[i + 1]  # the very next code cell checks it
-        call = "nst.teaching.grader.check_train_step(train_step, generated_image)" if name == "train_step" else None
-        assert check.source.startswith(f"{call or f'nst.teaching.grader.check_{name}({name})'}.points")
+        step = "nst.teaching.grader.check_train_step(train_step, generated_image, content_image, style_image)"
+        call = step if name == "train_step" else f"nst.teaching.grader.check_{name}({name})"
+        assert check.source.startswith(f"{call}.points")
         assert nbgrader_meta(check) == {
             "grade": True,
             "grade_id": f"check_{name}",

@@ -4,6 +4,7 @@ Every wrong implementation below is a few lines of TensorFlow a learner could wr
 sees only what it returns, so each must be recognised by its values, shapes, dtypes or gradients.
 """
 
+import base64
 import itertools
 
 import numpy as np
@@ -13,7 +14,8 @@ import tensorflow as tf
 from nst import costs
 from nst.adam import Adam
 from nst.config import STYLE_LAYERS
-from nst.teaching import grader
+from nst.teaching import compute, grader
+from nst.teaching import wire as grader_wire
 
 # --- Building blocks of the learners' functions --------------------------------------------
 
@@ -53,17 +55,17 @@ def layer_cost(
     return compute_layer_style_cost
 
 
-def style_cost(layer=costs.compute_layer_style_cost):
+def style_cost(layer=None):
     def compute_style_cost(a_S, a_G, style_layers):
         J_style = 0
         for name, weight in style_layers:
-            J_style += weight * layer(a_S[name], a_G[name])
+            J_style += weight * (layer or tf1_layer_cost)(a_S[name], a_G[name])
         return J_style
 
     return compute_style_cost
 
 
-# --- Correct implementations: nst's own, and other spellings -------------------------------
+# --- Correct implementations, in other spellings than nst's ---------------------------------
 
 
 def einsum_layer_cost(a_S, a_G):
@@ -107,25 +109,20 @@ def graph_total_cost(J_content, J_style, alpha=10, beta=40):
 
 
 CORRECT = [
-    ("compute_content_cost", costs.compute_content_cost),
     ("compute_content_cost", tf2_content_cost),
     ("compute_content_cost", content_cost(reduce=lambda d: tf.reduce_sum((d) ** 2))),
     ("compute_content_cost", content_cost(reduce=lambda d: tf.norm(d) ** 2)),
     ("compute_content_cost", lambda a_C, a_G: tf.reduce_mean(tf.square(a_C - a_G)) / 4),
-    ("gram_matrix", costs.gram_matrix),
     ("gram_matrix", lambda A: tf.matmul(A, tf.transpose(A))),
     ("gram_matrix", lambda A: tf.linalg.matmul(A, A, transpose_b=True)),
     ("gram_matrix", lambda A: tf.einsum("ij,kj->ik", A, A)),
-    ("compute_layer_style_cost", costs.compute_layer_style_cost),
     ("compute_layer_style_cost", einsum_layer_cost),
     ("compute_layer_style_cost", tf1_layer_cost),
     ("compute_layer_style_cost", layer_cost(unrolled=transpose_first)),
     ("compute_layer_style_cost", layer_cost(reduce=lambda d: tf.norm(d) ** 2)),
     ("compute_layer_style_cost", tf.function(layer_cost())),
-    ("compute_style_cost", costs.compute_style_cost),
     ("compute_style_cost", style_cost(einsum_layer_cost)),
     ("compute_style_cost", add_n_style_cost),
-    ("total_cost", costs.total_cost),
     ("total_cost", lambda J_content, J_style, alpha=10, beta=40: alpha * J_content + beta * J_style),
     ("total_cost", graph_total_cost),
 ]
@@ -190,28 +187,28 @@ def tf1_sized_layer_cost(a_S, a_G):
 
 def overwriting_style_cost(a_S, a_G, style_layers):
     for name, weight in style_layers:
-        J_style = weight * costs.compute_layer_style_cost(a_S[name], a_G[name])
+        J_style = weight * tf1_layer_cost(a_S[name], a_G[name])
     return J_style
 
 
 def zipped_style_cost(a_S, a_G, style_layers):
     J_style = 0
     for name, (_, weight) in zip(a_S, style_layers):
-        J_style += weight * costs.compute_layer_style_cost(a_S[name], a_G[name])
+        J_style += weight * tf1_layer_cost(a_S[name], a_G[name])
     return J_style
 
 
 def every_layer_style_cost(a_S, a_G, style_layers):
-    return tf.add_n([costs.compute_layer_style_cost(a_S[name], a_G[name]) for name in a_G])
+    return tf.add_n([tf1_layer_cost(a_S[name], a_G[name]) for name in a_G])
 
 
 def indexed_style_cost(a_S, a_G, style_layers):
     # the TF2 edition's lists of activations; nst passes dictionaries
-    return sum(weight * costs.compute_layer_style_cost(a_S[i], a_G[i]) for i, (_, weight) in enumerate(style_layers))
+    return sum(weight * tf1_layer_cost(a_S[i], a_G[i]) for i, (_, weight) in enumerate(style_layers))
 
 
 def numpy_style_cost(a_S, a_G, style_layers):
-    J = sum(weight * costs.compute_layer_style_cost(a_S[name], a_G[name]).numpy() for name, weight in style_layers)
+    J = sum(weight * tf1_layer_cost(a_S[name], a_G[name]).numpy() for name, weight in style_layers)
     return tf.constant(J, tf.float32)
 
 
@@ -228,27 +225,27 @@ WRONG = [
     ),
     ("compute_content_cost", content_cost(reduce=tf.reduce_sum), "no-square", "square is missing"),
     ("compute_content_cost", content_cost(reduce=tf.norm), "sqrt", "square root"),
-    ("compute_content_cost", lambda a_C, a_G: tf.sqrt(costs.compute_content_cost(a_C, a_G)), "sqrt", "root"),
+    ("compute_content_cost", lambda a_C, a_G: tf.sqrt(tf2_content_cost(a_C, a_G)), "sqrt", "root"),
     ("compute_content_cost", content_cost(reduce=lambda d: tf.reduce_sum(tf.abs(d))), "abs-not-square", "absolute"),
     ("compute_content_cost", content_cost(reduce=lambda d: tf.reduce_sum(d) ** 2), "square-of-sum", "square of"),
     ("compute_content_cost", numpy_content_cost, "numpy", "NumPy"),
     ("compute_content_cost", wrapped_numpy_content_cost, "numpy", "No gradient flows"),
     ("compute_content_cost", shape_via_numpy_content_cost, "tf-function", "tf.function"),
-    ("compute_content_cost", lambda a_C, a_G: float(costs.compute_content_cost(a_C, a_G)), "python-float", "float"),
+    ("compute_content_cost", lambda a_C, a_G: float(tf2_content_cost(a_C, a_G)), "python-float", "float"),
     ("compute_content_cost", content_cost(reduce=lambda d: tf.reduce_sum(d**2, axis=-1)), "non-scalar", "scalar"),
     (
         "compute_content_cost",
-        lambda a_C, a_G: tf.cast(costs.compute_content_cost(a_C, a_G), tf.float64),
+        lambda a_C, a_G: tf.cast(tf2_content_cost(a_C, a_G), tf.float64),
         "dtype",
         "float64",
     ),
     (
         "compute_content_cost",
-        lambda a_C, a_G: costs.compute_content_cost(a_C, doubled_gradient(a_G)),
+        lambda a_C, a_G: tf2_content_cost(a_C, doubled_gradient(a_G)),
         "gradient-mismatch",
         "gradient",
     ),
-    ("compute_content_cost", lambda a_C, a_G: costs.compute_content_cost(a_C, a_G) / 0, "not-finite", "inf"),
+    ("compute_content_cost", lambda a_C, a_G: tf2_content_cost(a_C, a_G) / 0, "not-finite", "inf"),
     ("compute_content_cost", lambda a_C, a_G: None, "none", "return"),
     ("compute_content_cost", stub, "not-implemented", "not implemented yet"),
     ("compute_content_cost", broken, "exception", "raised"),
@@ -305,13 +302,13 @@ WRONG = [
     ),
     (
         "compute_layer_style_cost",
-        lambda a_S, a_G: costs.compute_layer_style_cost(a_S, a_G).numpy(),
+        lambda a_S, a_G: tf1_layer_cost(a_S, a_G).numpy(),
         "numpy",
         "NumPy",
     ),
     (
         "compute_layer_style_cost",
-        lambda a_S, a_G: float(costs.compute_layer_style_cost(a_S, a_G)),
+        lambda a_S, a_G: float(tf1_layer_cost(a_S, a_G)),
         "python-float",
         "float",
     ),
@@ -326,7 +323,7 @@ WRONG = [
     # three times the right layer cost: no known mistake does that, so it is a wrong value, named as such
     (
         "compute_style_cost",
-        style_cost(lambda a_S, a_G: 3 * costs.compute_layer_style_cost(a_S, a_G)),
+        style_cost(lambda a_S, a_G: 3 * tf1_layer_cost(a_S, a_G)),
         "wrong-value",
         "expected",
     ),
@@ -345,7 +342,7 @@ WRONG = [
     ("compute_style_cost", numpy_style_cost, "numpy", "No gradient flows"),
     (
         "compute_style_cost",
-        lambda a_S, a_G, style_layers: float(costs.compute_style_cost(a_S, a_G, style_layers)),
+        lambda a_S, a_G, style_layers: float(add_n_style_cost(a_S, a_G, style_layers)),
         "python-float",
         "float",
     ),
@@ -414,7 +411,7 @@ def test_each_listed_mistake_has_its_own_message():
         "weights ignored": ("compute_style_cost", lambda a_S, a_G, layers: every_layer_style_cost(a_S, a_G, layers)),
         "NumPy": ("compute_content_cost", wrapped_numpy_content_cost),
         "non-scalar": ("compute_content_cost", content_cost(reduce=lambda d: tf.reduce_sum(d**2, axis=-1))),
-        "Python float": ("compute_content_cost", lambda a_C, a_G: float(costs.compute_content_cost(a_C, a_G))),
+        "Python float": ("compute_content_cost", lambda a_C, a_G: float(tf2_content_cost(a_C, a_G))),
     }
     messages = {what: grader.CHECKS[function](fn, quiet=True).message for what, (function, fn) in listed.items()}
     assert len(set(messages.values())) == len(messages)
@@ -543,9 +540,9 @@ def tiny_problem(seed=0):
 
     def cost(generated_image):
         a_G = activation(generated_image)
-        J_content = costs.compute_content_cost(a_C, a_G)
-        J_style = costs.compute_style_cost(a_S, {"conv1_1": a_G}, [("conv1_1", 1.0)])
-        return costs.total_cost(J_content, J_style, alpha=10, beta=40)
+        J_content = tf2_content_cost(a_C, a_G)  # the learner's own costs: nst's would earn no points
+        J_style = add_n_style_cost(a_S, {"conv1_1": a_G}, [("conv1_1", 1.0)])
+        return 10 * J_content + 40 * J_style
 
     return image, cost
 
@@ -616,3 +613,172 @@ def test_train_step_failures_do_not_raise():
     for key, (step, argument) in cases.items():
         result = grader.check_train_step(step, argument, quiet=True)
         assert (result.passed, result.mistake) == (False, key), result.message
+
+
+# --- Points only for the learner's own work ------------------------------------------------
+
+NST_OWN = [
+    ("compute_content_cost", costs.compute_content_cost),  # is nst's
+    ("gram_matrix", lambda A: costs.gram_matrix(A)),  # wraps it
+    ("compute_layer_style_cost", tf.function(costs.compute_layer_style_cost)),  # wraps it in tf.function
+    ("compute_style_cost", lambda a_S, a_G, style_layers: costs.compute_style_cost(a_S, a_G, style_layers)),
+    ("total_cost", costs.total_cost),
+]
+
+
+@pytest.mark.parametrize(("function", "fn"), NST_OWN, ids=[f for f, _ in NST_OWN])
+def test_nst_s_own_solution_earns_no_points(function, fn):
+    result = grader.CHECKS[function](fn, quiet=True)
+    assert (result.passed, result.points, result.mistake) == (False, 0, "uses-nst-solution"), result.message
+    assert "nst's own solution of the exercise (nst.costs)" in result.message and "Hint:" in result.message
+
+
+# --- Cases the learner's function cannot have seen -------------------------------------------
+
+
+def test_hidden_cases_come_from_their_seed():
+    first, again, other = grader.hidden_cases(7), grader.hidden_cases(7), grader.hidden_cases(8)
+    np.testing.assert_array_equal(first.content.args[0], again.content.args[0])
+    assert first.style.label == again.style.label
+    assert first.content.label != other.content.label or not np.array_equal(
+        first.content.args[0], other.content.args[0]
+    )
+    for seed in range(20):
+        hidden = grader.hidden_cases(seed)
+        _, n_H, n_W, n_C = hidden.content.args[1].shape
+        assert len({n_H, n_W, n_C}) == 3  # distinct: every normaliser gives its own value
+        a_S, a_G = hidden.layer_style.args
+        assert a_S.shape[1] * a_S.shape[2] > a_G.shape[1] * a_G.shape[2] and a_S.shape[3] == a_G.shape[3]
+        assert np.isclose(sum(w for _, w in hidden.style.args[2]), 1, atol=2e-3)
+
+
+def _table(cases, answers):
+    """A 'function' that knows the answers of ``cases`` (their inputs' bytes) and returns 0 for anything else."""
+    table = {b"".join(np.asarray(a, np.float32).tobytes() for a in case.args[:2]): answer for case, answer in answers}
+
+    def looked_up(*args):
+        key = b"".join(np.asarray(a, np.float32).tobytes() for a in args[:2])
+        return tf.constant(table.get(key, 0.0), tf.float32)
+
+    return looked_up
+
+
+def test_a_table_of_every_fixed_answer_fails_on_the_hidden_case():
+    cases = grader.CONTENT_CASES
+    answers = [(case, case.expected or grader.content_cost(*case.args)) for case in cases]
+    result = grader.check_compute_content_cost(_table(cases, answers), quiet=True)
+    assert not result.passed and "a hidden test" in result.message, result.message
+
+
+class Forger:
+    """A computer whose replies are made up: every value the fixed cases' right answer, in a well-formed reply."""
+
+    def __init__(self, replies):
+        self.replies = replies
+
+    def ask(self, call):
+        return self.replies(call)
+
+
+def _scalar(value, dtype="float32"):
+    data = base64.b64encode(np.float64(value).tobytes()).decode()
+    return {"returned": {"kind": "tensor", "dtype": dtype, "shape": [], "data": data}}
+
+
+GARBLED = [
+    None,
+    [],
+    {"returned": None},
+    {"returned": {"kind": "tensor", "dtype": "float32", "shape": [], "data": "not base64!"}},
+    {"returned": {"kind": "tensor", "dtype": "float32", "shape": [3], "data": base64.b64encode(b"\0" * 8).decode()}},
+    {"returned": {"kind": "tensor", "dtype": "float32", "shape": [1 << 20, 1 << 20]}},
+    {"returned": {"kind": "tensor", "dtype": "evil", "shape": []}},
+    {"returned": {"kind": "python", "type": "float", "value": "__import__('os')"}},
+    {"returned": {"kind": "other", "type": "<script>"}},
+    {"raised": "not a dict"},
+    {"gradients": {"nope": None}},
+    {"used": "everything"},
+]
+
+
+@pytest.mark.parametrize("reply", GARBLED, ids=[f"garbled-{i}" for i in range(len(GARBLED))])
+@pytest.mark.parametrize("function", [name for name in grader.JUDGES if name != "train_step"])
+def test_made_up_replies_never_pass_and_never_raise(function, reply):
+    result = grader.JUDGES[function](Forger(lambda call: reply), grader.hidden_cases(1))
+    assert not result.passed and result.points == 0 and result.message and result.mistake
+
+
+def test_published_answers_in_well_formed_replies_fail():
+    # A kernel that answers every call with the exercise's published number: the hidden case tells.
+    forger = Forger(lambda call: _scalar(grader.PUBLISHED_CONTENT_COST))
+    result = grader.JUDGES["compute_content_cost"](forger, grader.hidden_cases(2))
+    assert not result.passed and result.mistake == "wrong-value", result.message
+
+
+def test_a_forged_train_step_reply_fails_without_images():
+    # No image ever changes, whatever J says: the step is not a step.
+    before = grader_wire.encode(np.zeros((1, 32, 48, 3)))
+    reply = {**_scalar(1.0), "before": before, "after": before}
+    result = grader.JUDGES["train_step"](Forger(lambda call: reply))
+    assert (result.passed, result.mistake) == (False, "never-applies-gradient")
+
+
+# --- train_step against the exercise's own cost, with the real VGG19 ------------------------------
+
+
+@pytest.fixture(scope="module")
+def notebook_namespace(weights_h5):
+    """What the notebook has when its train_step is checked, at 32x48: images, targets, the model, Adam."""
+    from nst.config import CONTENT_IMAGE, CONTENT_LAYER, STYLE_IMAGE
+    from nst.images import generate_noise_image, load_image
+    from nst.kernels import FastKernels
+    from nst.vgg import load_vgg_model
+
+    graph = load_vgg_model(weights_h5, 32, 48, kernels=FastKernels)
+    content_image, style_image = load_image(CONTENT_IMAGE, 32, 48), load_image(STYLE_IMAGE, 32, 48)
+    model = graph.model([CONTENT_LAYER] + [name for name, _ in STYLE_LAYERS])
+    a_C, a_S = model(tf.constant(content_image))[CONTENT_LAYER], model(tf.constant(style_image))
+    return dict(content_image=content_image, style_image=style_image, model=model, a_C=a_C, a_S=a_S,
+                start=generate_noise_image(content_image, 0.6, seed=1), layer=CONTENT_LAYER)  # fmt: skip
+
+
+def notebook_step(ns, alpha=10, beta=40, fake=False):
+    image = tf.Variable(ns["start"])
+    optimizer, counter = Adam(image, learning_rate=2.0), tf.Variable(1000.0)
+
+    @tf.function
+    def train_step(generated_image):
+        if fake:  # a made-up J going down, and an image that moves
+            generated_image.assign_sub(tf.ones_like(generated_image))
+            return counter.assign_sub(1.0)
+        with tf.GradientTape() as tape:
+            a_G = ns["model"](generated_image)
+            J_content = tf2_content_cost(ns["a_C"], a_G[ns["layer"]])
+            J = alpha * J_content + beta * add_n_style_cost(ns["a_S"], a_G, STYLE_LAYERS)
+        optimizer.apply(tape.gradient(J, generated_image))
+        return J
+
+    return train_step, image
+
+
+@pytest.mark.slow
+def test_train_step_is_measured_against_the_exercise_s_cost(notebook_namespace):
+    ns = notebook_namespace
+    images = (ns["content_image"], ns["style_image"])
+    result = grader.check_train_step(*notebook_step(ns), *images, quiet=True)
+    assert result.passed, result.message
+    fake = grader.check_train_step(*notebook_step(ns, fake=True), *images, quiet=True)
+    assert (fake.passed, fake.mistake) == (False, "wrong-cost"), fake.message
+    assert "J = 999" in fake.message and "the exercise's cost of the image it was given is" in fake.message
+    assert grader.check_train_step(*notebook_step(ns, fake=True), quiet=True).passed  # without images: not measured
+    step, image = notebook_step(ns, alpha=40, beta=10)
+    notebook = {
+        "train_step": step,
+        "generated_image": image,
+        **{name: ns[name] for name in ("content_image", "style_image")},
+    }
+    swapped = grader.JUDGES["train_step"](
+        compute.Local(notebook), grader.hidden_cases(3), measure=True, failed=["total_cost"]
+    )
+    assert (swapped.passed, swapped.mistake) == (False, "wrong-cost"), swapped.message
+    assert "total_cost failed its own check: fix it first." in swapped.message

@@ -1,45 +1,44 @@
-"""Grade a submitted exercise notebook: ``python -m nst.teaching.grade SUBMISSION.ipynb [--json PATH]`` (``nst grade``).
+"""Grade submitted exercise notebooks: ``nst grade SUBMISSION.ipynb`` or ``nst grade SUBMISSIONS/ --jobs N``.
 
-What it does:
+How a submission is graded, so that its code cannot change its grade:
 
-1. copies the submission into a new temporary folder and runs it there with nbclient, in an
-   IPython kernel of this very interpreter: the kernel's working folder and ``NST_OUTPUT_DIR`` are
-   in that folder, so the notebook's relative paths and its outputs cannot reach the repository or
-   its ``output/``. ``NST_ITERATIONS`` and ``NST_SIZE`` default to a tiny run (2 iterations at
-   32x48) unless the environment sets them: grading needs the functions, not a good picture.
-   (This guards against accidents, not malice: a submission runs as you, so run untrusted ones in
-   a container.)
-2. runs the cells one by one, errors allowed, each with a time limit (``--timeout``, 120 s): a
-   cell that fails, loops or kills the kernel does not stop the grading. A cell that is still
-   running when its time is up is interrupted; if a graded function was running, that function is
-   replaced in the kernel by one that raises at once, so the cells that call it later fail fast
-   instead of each waiting out the limit. A cell that kills the kernel (or leaves it hung) is
-   skipped and the notebook run again in a new kernel.
-3. then, in the same kernel, calls ``nst.teaching.grader.CHECKS[name](function, quiet=True)`` for each
-   graded function, each check in its own cell with its own time limit, and reads the results.
+1. its code runs in a kernel of its own, in a sandbox (``sandbox``): no network, a read-only view
+   of the system without the repository or the other submissions, one small private folder,
+   limits on memory, processes and CPU time (``limits``), and of nst only what the notebook
+   legitimately uses: nst's own solution of the exercise is not there to import. The notebook runs
+   up to its last graded cell (the training after it grades nothing), each cell with a time limit
+   (``--timeout``); a cell that loops is interrupted, one that kills its kernel is skipped in a
+   new one.
+2. the kernel only computes: the judge (``grading``, in this process, which never runs the
+   submission's code) sends it requests (``remote``), each "call this graded function on these
+   inputs", and reads back what came out as data. ``nst.teaching.grader`` compares that with its
+   own right answers, on the exercise's cases and on cases drawn from a seed the kernel never
+   sees, names the known mistakes and writes the messages. Nothing the kernel prints or returns
+   can make a wrong function pass.
+3. the grades: a table (``report``); a folder of submissions (``classroom``) gives gradebook.csv and a
+   feedback file per student, and a rerun grades only what changed.
 
-It prints a table (function, points, passed, message) and the score; ``--json PATH`` writes
-``{"score", "max_score", "functions": {name: {"passed", "points", "message"}}}``. Exit status 0
-when every function passes, 1 when one fails, 2 when the submission cannot be read (or the
-command line is wrong: one line, as nst's other commands say it).
-
-A function's message says what its check found; when its own cell failed, that error comes first
-(cells are matched to functions by their nbgrader ``grade_id``, else by the ``def`` they hold).
+Without a sandbox (no bubblewrap, not root), nst grade says why and stops, unless ``--no-sandbox``.
 
 The package, one job a module:
 
-- ``command``  the command line: ``main``, ``build_parser``
-- ``grading``  one submission graded: ``grade(path)`` and its ``Grading`` across kernels
-- ``kernel``   running cells in a kernel of this interpreter, each with a time limit
-- ``cells``    whose each submitted cell is, and the grader's own cells run in the kernel
-- ``report``   the grades: ``FunctionGrade``, ``Report``, and the ``table`` the command prints
+- ``command``    the command line: ``main``, ``build_parser``
+- ``classroom``  a folder of submissions, graded in parallel: gradebook, feedback, reruns
+- ``grading``    one submission graded: ``grade(path)`` and its ``Grading`` across kernels
+- ``remote``     the judge's requests to a kernel, and its replies
+- ``kernel``     running code in a kernel, each piece with a time limit, its output capped
+- ``sandbox``    bubblewrap, and the kernel's view of the system and of nst
+- ``limits``     cgroups: memory, processes, CPU time
+- ``stand_in``   what ``nst.teaching.grader`` is inside the sandbox
+- ``cells``      which submitted cell is whose
+- ``report``     the grades: ``FunctionGrade``, ``Report``, the ``table`` and the student's ``feedback``
 """
 
 from nst.teaching.grade.cells import CellRoles, cell_roles
 from nst.teaching.grade.command import build_parser, main
 from nst.teaching.grade.grading import DEFAULT_TIMEOUT, grade
 from nst.teaching.grade.kernel import pinned_kernel_manager
-from nst.teaching.grade.report import FunctionGrade, Report, table
+from nst.teaching.grade.report import FunctionGrade, Report, feedback, table
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -48,6 +47,7 @@ __all__ = [
     "Report",
     "build_parser",
     "cell_roles",
+    "feedback",
     "grade",
     "main",
     "pinned_kernel_manager",

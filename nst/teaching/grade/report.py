@@ -1,5 +1,6 @@
 """The grades of one submission: a ``FunctionGrade`` per graded function, the ``Report`` of them all,
-and the report as the command prints it (``table``) or writes it (``Report.as_json``)."""
+and the report as the command prints it (``table``), writes it (``Report.as_json``), or gives it to
+the student (``feedback``, Markdown)."""
 
 from dataclasses import dataclass
 
@@ -22,7 +23,6 @@ class Report:
 
     functions: dict  # name -> FunctionGrade, in notebook order
     cell_errors: list  # "cell N (id): error" for the failed cells that are not a graded function's
-    notebook: object = None  # the executed notebook (outputs of the last run)
 
     @property
     def score(self):
@@ -72,3 +72,19 @@ def table(report):
         lines.append("other cells that failed:")
         lines += [f"  {error}" for error in report.cell_errors]
     return "\n".join(lines)
+
+
+def feedback(report, student):
+    """The report as its student reads it, in Markdown: the table, then each message in full."""
+    score = f"{format_points(report.score)}/{format_points(report.max_score)}"
+    lines = [f"# {student}: {score}", "", "| function | points | passed |", "| --- | ---: | --- |"]
+    for f in report.functions.values():
+        points = f"{format_points(f.points)}/{format_points(f.max_points)}"
+        lines.append(f"| `{f.name}` | {points} | {'yes' if f.passed else 'no'} |")
+    for f in report.functions.values():
+        lines += ["", f"## `{f.name}`", ""]
+        lines += [f"    {line}" for line in f.message.splitlines()]  # a code block: the messages' own words, as is
+    if report.cell_errors:
+        lines += ["", "## Other cells that failed", ""]
+        lines += [f"    {error}" for error in report.cell_errors]
+    return "\n".join(lines) + "\n"

@@ -40,11 +40,14 @@ from nst.teaching.grader.cases import (
     STYLE_CASES,
     TOTAL_CASES,
     Case,
+    Hidden,
+    hidden_cases,
     published_A,
     published_pair,
 )
 from nst.teaching.grader.checks import (
     CHECKS,
+    JUDGES,
     check_compute_content_cost,
     check_compute_layer_style_cost,
     check_compute_style_cost,
@@ -59,6 +62,7 @@ from nst.teaching.grader.results import GRADED, MISTAKES, PASSED, CheckResult
 
 __all__ = [
     "CHECKS",
+    "JUDGES",
     "CONTENT_CASES",
     "CONTENT_MISTAKES",
     "GRADED",
@@ -79,6 +83,7 @@ __all__ = [
     "TOTAL_CASES",
     "TOTAL_MISTAKES",
     "Case",
+    "Hidden",
     "CheckResult",
     "Known",
     "check_compute_content_cost",
@@ -88,6 +93,7 @@ __all__ = [
     "check_total_cost",
     "check_train_step",
     "content_cost",
+    "hidden_cases",
     "layer_style_cost",
     "published_A",
     "published_pair",

@@ -9,7 +9,9 @@
   ones whose shapes make every classic mistake give its own value (non-square, distinct n_H, n_W,
   n_C; a style activation larger than the generated one).
 
-Everything here is fixed NumPy data: a check never draws random numbers in the learner's session.
+Everything here is NumPy data: a check never draws random numbers in the learner's session. Besides
+the fixed cases, ``hidden_cases(seed)`` draws one more per function from a seed that ``nst grade``
+keeps to itself (a check cell in the notebook draws a fresh one each time).
 """
 
 from dataclasses import dataclass
@@ -141,3 +143,64 @@ TOTAL_CASES = (
     Case("total_cost(0.2, 0.8), the exercise's test case", (0.2, 0.8, {}), 34.0),
     Case("total_cost(0.3, 0.5, alpha=3, beta=8), the exercise's test case", (0.3, 0.5, {"alpha": 3, "beta": 8}), 4.9),
 )
+
+
+# --- hidden cases: drawn from a seed the learner's kernel never sees --------------------------
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """One more case per graded function, drawn from ``seed``, and the seed of train_step's start image.
+
+    Under ``nst grade`` the seed is the judge's secret: a function that answers the published and
+    fixed cases from a table (they are all in this file) still meets a case it cannot have seen.
+    """
+
+    seed: int
+    content: Case
+    gram: Case
+    layer_style: Case
+    style: Case
+    total: Case
+
+
+def _dims(rng):
+    """n_H, n_W, n_C: three different sizes from 2 to 7, so that no normaliser equals another."""
+    return (int(n) for n in rng.choice(np.arange(2, 8), size=3, replace=False))
+
+
+def hidden_cases(seed):
+    """The Hidden cases of ``seed`` (an int)."""
+    rng = np.random.default_rng(seed)
+
+    def normal(*shape):
+        return rng.normal(1, 4, size=shape).astype(np.float32)
+
+    n_H, n_W, n_C = _dims(rng)
+    content = Case(
+        f"a hidden test with a_C, a_G of shape {(1, n_H, n_W, n_C)}",
+        (normal(1, n_H, n_W, n_C), normal(1, n_H, n_W, n_C)),
+    )
+    n_positions = n_C + int(rng.integers(1, 6))
+    gram = Case(f"a hidden test with A of shape {(n_C, n_positions)}", (normal(n_C, n_positions),))
+    n_H, n_W, n_C = _dims(rng)
+    larger = (1, n_H + int(rng.integers(1, 3)), n_W + 1, n_C)  # a_S larger than a_G, as nst allows
+    layer_style = Case(
+        f"a hidden test with a_S of shape {larger} and a_G of shape {(1, n_H, n_W, n_C)}",
+        (normal(*larger), normal(1, n_H, n_W, n_C)),
+    )
+    names = [name for name, _ in STYLE_LAYERS]
+    chosen = [names[i] for i in rng.permutation(len(names))[:3]]
+    shapes = {name: (1, *_dims(rng)) for name in (*chosen, EXTRA_LAYER)}
+    weights = rng.dirichlet(np.ones(len(chosen)))
+    style_layers = tuple((name, round(float(w), 3)) for name, w in zip(chosen, weights))
+    a_S = {name: normal(*shape) for name, shape in shapes.items()}
+    a_G = {name: normal(*shape) for name, shape in shapes.items()}
+    style = Case(f"a hidden test with style_layers = {style_layers}", (a_S, a_G, style_layers))
+    J_content, J_style = (round(float(x), 4) for x in rng.uniform(0.1, 10, size=2))
+    alpha, beta = (int(x) for x in rng.choice(np.arange(1, 60), size=2, replace=False))
+    total = Case(
+        f"total_cost({J_content}, {J_style}, alpha={alpha}, beta={beta}), a hidden test",
+        (J_content, J_style, {"alpha": alpha, "beta": beta}),
+    )
+    return Hidden(seed, content, gram, layer_style, style, total)

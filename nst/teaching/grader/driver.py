@@ -18,8 +18,11 @@ does makes a check raise.
 import numpy as np
 import tensorflow as tf
 
-from nst.teaching.grader.calls import call, describe, expect_scalar, expect_tensor, tensors
-from nst.teaching.grader.results import GRADED, PASSED, CheckResult, Mistake
+from nst.teaching.grader.calls import FLOAT32, check_reply, expect_scalar, expect_tensor, raised, returned, unreadable
+from nst.teaching.grader.results import GRADED, PASSED, CheckResult, Mistake, Stopped
+from nst.teaching.wire import WireError, array, at, encode, pack, unpack
+from nst.teaching.wire import returned as read_returned
+from nst.teaching.wire import text as one_line
 
 RTOL = 1e-4  # a right answer: float32 round-off, summed in any order, passes
 MATCH_RTOL = 1e-3  # a value this close to what a known mistake gives is that mistake
@@ -31,8 +34,8 @@ def close(got, expected, rtol, atol=0.0):
 
 
 def named(*names):
-    """``sources`` for ``Check.gradient``: the function's positional inputs, by their names."""
-    return lambda args: dict(zip(names, args))
+    """``sources`` for ``Check.gradient``: the function's positional inputs, by their names (and paths)."""
+    return lambda args: {name: [i] for i, name in enumerate(names)}
 
 
 def recognise(known_mistakes, cases, got, expected):
@@ -58,52 +61,66 @@ def recognise(known_mistakes, cases, got, expected):
 
 
 class Check:
-    """A check of the learner's function ``fn`` as the graded function ``name``: its steps, and ``run``.
+    """A check of the graded function ``name``, which ``computer`` calls for it: its steps, and ``run``.
 
+    ``computer.ask(call)`` gives the reply to one call (``nst.teaching.compute`` says which): the
+    submission's kernel under ``nst grade``, this very process for a notebook's check cell.
     ``call_hint`` is the hint shown when the function raises on some inputs (None: "call it yourself
     on these inputs to see the whole traceback").
     """
 
-    def __init__(self, name, fn, call_hint=None):
-        self.name, self.fn, self.call_hint = name, fn, call_hint
+    def __init__(self, name, computer, call_hint=None):
+        self.name, self.computer, self.call_hint = name, computer, call_hint
+
+    def ask(self, kind, args=(), kwargs=None, **more):
+        """The reply to one call of the function on ``args`` and ``kwargs`` (sent as data)."""
+        call = {"kind": kind, "function": self.name, "args": pack(tuple(args)), "kwargs": pack(dict(kwargs or {}))}
+        reply = self.computer.ask({**call, **more})
+        check_reply(self.name, reply)
+        return reply
+
+    def returned(self, args, label, kwargs=None, on_error=None):
+        """What ``fn(*args, **kwargs)`` returned; ``label`` names the inputs in messages."""
+        reply = self.ask("value", args, kwargs)
+        return returned(self.name, reply, label, self.call_hint, on_error)
 
     def tensor(self, args, label):
-        """``fn(*args)``, which must be a TensorFlow tensor; ``label`` names the inputs in messages."""
-        return expect_tensor(self.name, call(self.name, self.fn, args, {}, label, self.call_hint), label)
+        """``fn(*args)``, which must be a TensorFlow tensor (a ``wire.Returned``)."""
+        return expect_tensor(self.name, self.returned(args, label), label)
 
-    def scalar(self, args, label, kwargs=None, on_error=None, dtypes=(tf.float32,)):
+    def scalar(self, args, label, kwargs=None, on_error=None, dtypes=FLOAT32):
         """``fn(*args, **kwargs)`` as a float: it must be a finite scalar tensor of one of ``dtypes``.
 
-        ``on_error(err)``, if given, makes the Mistake for an exception (see ``calls.call``).
+        ``on_error(text)``, if given, makes the Mistake for an exception (see ``calls.returned``).
         """
-        value = call(self.name, self.fn, args, kwargs or {}, label, self.call_hint, on_error)
-        return expect_scalar(self.name, value, label, dtypes)
+        return expect_scalar(self.name, self.returned(args, label, kwargs, on_error), label, dtypes)
 
-    def gradient(self, args, reference, label, sources, kwargs=None, to_scalar=None):
+    def gradient(self, args, reference, label, sources, kwargs=None, upstream=None):
         """Compare the gradients of ``fn(*args, **kwargs)`` with the reference's, for the inputs ``sources`` picks.
 
-        ``sources(args)`` gives a dict from a readable name ("a_G", "a_S['conv1_1']") to a tensor in args;
-        ``to_scalar`` makes a non-scalar result (a Gram matrix) one number to differentiate.
-        NumPy inside the function shows up as a None gradient: nothing connects the result to that input.
+        ``sources(args)`` gives a dict from a readable name ("a_G", "a_S['conv1_1']") to the path of
+        an input in args (``wire.at``); ``upstream``, for a non-scalar result (a Gram matrix), makes
+        it one number to differentiate: Σ result · upstream. NumPy inside the function shows up as a
+        None gradient: nothing connects the result to that input.
         """
         name = self.name
-        to_scalar = to_scalar or (lambda out: out)
-        gradients = []
-        for function in (self.fn, reference):
-            with tf.GradientTape() as tape:
-                watched = sources(args)
-                tape.watch(list(watched.values()))
-                out = call(name, function, args, kwargs or {}, label)
-                out = to_scalar(tf.convert_to_tensor(out)) if tf.is_tensor(out) else out
-            try:
-                gradients.append(tape.gradient(out, watched))
-            except Exception as err:
-                raise Mistake(
-                    f"{name}: TensorFlow could not compute the gradient of its result ({describe(err)}), on {label}.\n"
-                    "Hint: use differentiable TensorFlow operations (tf.reduce_sum, tf.square, tf.matmul, ...).",
-                    "no-gradient",
-                ) from None
-        learner, expected = gradients
+        paths = sources(args)
+        reply = self.ask(
+            "gradient", args, kwargs, sources=paths, upstream=None if upstream is None else encode(upstream)
+        )
+        if "no_gradient" in reply:
+            raise Mistake(
+                f"{name}: TensorFlow could not compute the gradient of its result ({raised(reply['no_gradient'])}), "
+                f"on {label}.\nHint: use differentiable TensorFlow operations (tf.reduce_sum, tf.square, tf.matmul, "
+                "...).",
+                "no-gradient",
+            )
+        if "gradients" not in reply:
+            returned(name, reply, label)  # what it raised
+            raise unreadable(name, "no gradients")
+        learner = reply["gradients"]
+        if not isinstance(learner, dict) or set(learner) != set(paths):
+            raise unreadable(name, "gradients of other inputs")
         missing = [source for source, grad in learner.items() if grad is None]
         if missing:
             if len(missing) > 3:
@@ -115,9 +132,18 @@ class Check:
                 "tf.square, tf.reshape, tf.transpose, tf.matmul).",
                 "numpy",
             )
+        expected = reference_gradients(reference, args, kwargs, paths, upstream)
         for source, grad in learner.items():
-            grad, want = np.asarray(tf.convert_to_tensor(grad)), expected[source].numpy()
-            if grad.shape != want.shape or not close(grad, want, GRAD_RTOL, atol=GRAD_RTOL * np.abs(want).max()):
+            try:
+                grad = read_returned(grad).values
+            except WireError as err:
+                raise unreadable(name, str(err)) from None
+            want = expected[source]
+            if (
+                grad is None
+                or grad.shape != want.shape
+                or not close(grad, want, GRAD_RTOL, atol=GRAD_RTOL * np.abs(want).max())
+            ):
                 raise Mistake(
                     f"{name} returns the right value on {label}, but its gradient with respect to {source} is not the "
                     "formula's (is there a tf.stop_gradient, or a custom gradient?).\nHint: write the formula with "
@@ -128,16 +154,18 @@ class Check:
     def in_graph(self, args, expected, label, kwargs=None):
         """Run ``fn`` inside tf.function, as nst's training does; it must still give ``expected``."""
         name = self.name
-        try:
-            out = tf.function(self.fn)(*args, **(kwargs or {}))
-            graph_value = np.asarray(tf.convert_to_tensor(out))
-        except Exception as err:
+        reply = self.ask("graph", args, kwargs)
+        if "raised" in reply:
             raise Mistake(
                 f"{name} works when called directly but fails inside tf.function, the way nst's training calls it: "
-                f"{describe(err)}\n(on {label}).\nHint: NumPy, .numpy() and float() do not work on the symbolic "
-                "tensors of a tf.function; use TensorFlow operations, and read shapes with a_G.shape.",
+                f"{raised(reply['raised'])}\n(on {label}).\nHint: NumPy, .numpy() and float() do not work on the "
+                "symbolic tensors of a tf.function; use TensorFlow operations, and read shapes with a_G.shape.",
                 "tf-function",
-            ) from None
+            )
+        try:
+            graph_value = array(reply.get("values"))
+        except WireError as err:
+            raise unreadable(name, str(err)) from None
         if graph_value.shape != np.shape(expected) or not close(graph_value, expected, RTOL, atol=1e-6):
             raise Mistake(
                 f"{name} gives another result inside tf.function than when called directly (on {label}).\n"
@@ -157,12 +185,12 @@ class Check:
         try:
             steps()
             result = CheckResult(name, True, PASSED, max_points, max_points)
-        except Mistake as found:
+        except (Mistake, Stopped) as found:
             result = CheckResult(name, False, str(found), 0, max_points, found.key)
         except Exception as err:  # something the learner's function returned that the check could not handle
             message = (
-                f"{name}: the check could not finish ({describe(err)}).\nHint: call {name} yourself on the test case "
-                "above and look at what it returns: a TensorFlow tensor is expected."
+                f"{name}: the check could not finish ({type(err).__name__}: {one_line(err)}).\nHint: call {name} "
+                "yourself on the test case above and look at what it returns: a TensorFlow tensor is expected."
             )
             result = CheckResult(name, False, message, 0, max_points, "check-error")
         if not quiet:
@@ -170,9 +198,22 @@ class Check:
         return result
 
 
-def as_tensors(case):
-    """A case's (args, kwargs) as a cost function gets them: its NumPy arrays as float32 tensors."""
-    return tensors(case.args), {}
+def reference_gradients(reference, args, kwargs, paths, upstream):
+    """The gradients of nst's own ``reference`` on the same inputs, computed here: {source: NumPy array}."""
+    args = unpack(pack(tuple(args)), lambda values, dtype: tf.constant(values, dtype=dtype))
+    kwargs = unpack(pack(dict(kwargs or {})), lambda values, dtype: tf.constant(values, dtype=dtype))
+    with tf.GradientTape() as tape:
+        watched = {source: at(args, path) for source, path in paths.items()}
+        tape.watch(list(watched.values()))
+        out = reference(*args, **kwargs)
+        if upstream is not None:
+            out = tf.reduce_sum(out * tf.constant(upstream, out.dtype))
+    return {source: np.asarray(grad, np.float64) for source, grad in tape.gradient(out, watched).items()}
+
+
+def as_given(case):
+    """A case's (args, kwargs) as a cost function gets them (its NumPy arrays reach it as float32 tensors)."""
+    return case.args, {}
 
 
 class CostCheck(Check):
@@ -185,8 +226,10 @@ class CostCheck(Check):
     label to what an exception on that case means.
     """
 
-    def __init__(self, name, fn, reference, nst_function, sources, inputs=as_tensors, call_hint=None, on_error=None):
-        super().__init__(name, fn, call_hint)
+    def __init__(
+        self, name, computer, reference, nst_function, sources, inputs=as_given, call_hint=None, on_error=None
+    ):
+        super().__init__(name, computer, call_hint)
         self.reference, self.nst_function, self.sources = reference, nst_function, sources
         self.inputs, self.on_error = inputs, on_error or {}
 

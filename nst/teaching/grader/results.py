@@ -3,6 +3,7 @@
 - ``GRADED``       the graded functions, in the notebook's order, with their points
 - ``CheckResult``  what a check returns (and prints: "All tests passed", or what is wrong and a hint)
 - ``Mistake``      raised inside a check at the first thing found wrong; it becomes the result
+- ``Stopped``      raised when the function ran out of time or ended its kernel: the check stops there
 - ``MISTAKES``     every key a result's ``mistake`` can hold, with what it means
 """
 
@@ -42,6 +43,14 @@ class CheckResult:
 
 class Mistake(Exception):
     """Raised inside a check at the first thing found wrong; its text becomes the result's message."""
+
+    def __init__(self, message, key):
+        super().__init__(message)
+        self.key = key
+
+
+class Stopped(Exception):
+    """Raised by a computer when the learner's function ran out of time or ended its kernel: the check stops."""
 
     def __init__(self, message, key):
         super().__init__(message)
@@ -94,4 +103,10 @@ MISTAKES = {
     "wrong-defaults": "wrong default values of alpha and beta",
     "missing-weights": "J_content + J_style without alpha and beta",
     "one-term": "one of the two costs is missing",
+    "uses-nst-solution": "the function is, wraps or runs nst's own solution (nst.costs, nst.train, the grader)",
+    "wrong-cost": "train_step's J is not the exercise's cost of the image",
+    "unreadable-answer": "the kernel's answer was not what the protocol allows",
+    "timeout": "the function did not finish within the time limit",
+    "kernel-died": "the kernel died while the function ran",
+    "not-defined": "no cell defines the function, or its cell failed",
 }
