@@ -11,8 +11,10 @@ NST_UPDATE_SCREENSHOT=1 also writes the mid-run screenshot into images/results/s
 README's picture.
 """
 
+import contextlib
 import csv
 import io
+import itertools
 import os
 import re
 import shutil
@@ -48,6 +50,8 @@ BROWSER_ARGS = [
 ]
 NOT_AN_IMAGE = b"hello, I am not a picture\n"
 TIMEOUT_MS = 90_000  # a tiny job takes a few seconds; the machine may be busy
+KEEP_JOBS = 3  # the test server's --keep-jobs
+LOST_JOB = "20261127-120000-0a0b0c"  # running when "the last server" was killed
 
 
 # --- the checks, without a server ------------------------------------------------------------
@@ -168,6 +172,7 @@ class Studio:
     url: str
     jobs_dir: Path
     log_path: Path
+    process: subprocess.Popen
 
     def jobs(self):
         return sorted(p for p in self.jobs_dir.iterdir() if p.is_dir()) if self.jobs_dir.exists() else []
@@ -182,14 +187,14 @@ class Studio:
             time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-def studio(weights_h5, tmp_path_factory):
-    """``python -m nst.frontends.studio`` on a free loopback port; stopped with Ctrl-C (SIGINT) at the end."""
-    folder = tmp_path_factory.mktemp("studio")
+@contextlib.contextmanager
+def serving(folder, *options):
+    """``python -m nst.frontends.studio OPTIONS`` on a free loopback port, writing into folder/jobs;
+    stopped with Ctrl-C (SIGINT) at the end."""
     log_path = folder / "server.log"
     env = {**os.environ, "GRADIO_HEARTBEAT_INTERVAL": "0.5", "PYTHONUNBUFFERED": "1"}  # a closed tab seen at once
     command = [sys.executable, "-m", "nst.frontends.studio", "--port", str(free_port()), "--max-size", str(MAX_SIZE)]
-    command += ["--output-dir", str(folder / "jobs"), "--model", str(weights_h5)]
+    command += ["--output-dir", str(folder / "jobs"), *options]
     with open(log_path, "w") as log:
         server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
@@ -198,16 +203,31 @@ def studio(weights_h5, tmp_path_factory):
             assert server.poll() is None, f"the studio exited:\n{log_path.read_text()}"
             assert time.monotonic() < deadline, f"the studio did not start:\n{log_path.read_text()}"
             time.sleep(0.2)
-        yield Studio(match.group(1).rstrip("/") + "/", folder / "jobs", log_path)
+        yield Studio(match.group(1).rstrip("/") + "/", folder / "jobs", log_path, server)
     finally:
-        server.send_signal(signal.SIGINT)  # Ctrl-C: jobs still running save their images, then it exits
-        try:
-            code = server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-            pytest.fail(f"the studio did not stop within 60 s of Ctrl-C:\n{log_path.read_text()}")
-    assert code == 0, log_path.read_text()
+        if server.poll() is None:  # not killed by the test
+            server.send_signal(signal.SIGINT)  # Ctrl-C: jobs still running save their images, then it exits
+            try:
+                code = server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+                pytest.fail(f"the studio did not stop within 60 s of Ctrl-C:\n{log_path.read_text()}")
+            assert code == 0, log_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def studio(weights_h5, tmp_path_factory):
+    """The studio as ``nst app`` serves it, --keep-jobs 3, started on a folder a killed server left."""
+    folder = tmp_path_factory.mktemp("studio")
+    # A job the last server was running when it was killed: its partial files and the lock file the
+    # kill released (no process holds it), as `kill -9` leaves them.
+    lost = folder / "jobs" / LOST_JOB
+    lost.mkdir(parents=True)
+    (lost / ".nst-running").write_text("nst train of golden_gate_bridge.jpg (process 1, since 12:00:00)")
+    (lost / "0.png").write_bytes(b"partial")
+    with serving(folder, "--model", str(weights_h5), "--keep-jobs", str(KEEP_JOBS)) as server:
+        yield server
 
 
 def read_losses(folder):
@@ -216,9 +236,16 @@ def read_losses(folder):
 
 
 @pytest.mark.slow
+def test_a_job_the_killed_server_was_running_is_reported_lost_at_the_restart(studio):
+    studio.wait_for_log(f"job {LOST_JOB}: lost: it was running when the server stopped")
+    assert [p.name for p in (studio.jobs_dir / LOST_JOB).iterdir()] == ["lost.txt"]
+
+
+@pytest.mark.slow
 def test_stylize_endpoint_with_gradio_client(studio, tmp_path):
     from gradio_client import Client, handle_file
 
+    before = studio.jobs()
     client = Client(studio.url, verbose=False)
     image, losses = client.predict(
         handle_file(str(CONTENT)), handle_file(str(STYLE)), "exercise", SIZE, 3, api_name="/stylize"
@@ -227,7 +254,7 @@ def test_stylize_endpoint_with_gradio_client(studio, tmp_path):
         assert picture.size == (96, 64)
     assert [row["iteration"] for row in losses] == [0, 1, 2]
     assert all(row["J"] > 0 and {"J_content", "J_style", "seconds"} <= set(row) for row in losses)
-    (job,) = studio.jobs()
+    (job,) = set(studio.jobs()) - set(before)
     assert (job / "generated_image.jpg").is_file() and len(read_losses(job)) == 3
 
     notes = tmp_path / "notes.jpg"
@@ -238,7 +265,7 @@ def test_stylize_endpoint_with_gradio_client(studio, tmp_path):
     ]:
         with pytest.raises(Exception, match=re.escape(words)):
             client.predict(handle_file(str(content)), handle_file(str(STYLE)), "exercise", size, 3, api_name="/stylize")
-    assert studio.jobs() == [job]  # refused: no job started
+    assert set(studio.jobs()) == {*before, job}  # refused: no job started
 
 
 # --- the page, in Chromium -------------------------------------------------------------------
@@ -440,3 +467,113 @@ def test_a_failing_job_shows_its_error_and_the_server_keeps_serving(tab, studio)
     assert tab.page.locator("#nst-run").is_enabled()
     with urllib.request.urlopen(studio.url + "config", timeout=30) as response:  # still serving
         assert response.status == 200
+
+
+# --- several clients at once (scripts/memory-curve load: 8 clients x 3 jobs, --queue 1 and 2) --------
+
+
+def submit_at_once(studio, clients, jobs_each):
+    """``clients`` gradio_client clients submit ``jobs_each`` jobs each through /stylize, all at once,
+    every job at a width of its own (its image says whose it is), 1 iteration; waits for them all.
+
+    Returns {width: (result image, losses)} and {width: [the places in the queue it was seen at]}, and
+    the most jobs that ran at once, as the server's log tells them."""
+    from gradio_client import Client, handle_file
+
+    log_start = len(studio.log())
+    widths = iter(range(48, 48 + 4 * clients * jobs_each, 4))
+    jobs = [
+        (width, client.submit(handle_file(str(CONTENT)), handle_file(str(STYLE)), "exercise", f"32x{width}", 1,
+                              api_name="/stylize"))
+        for client in [Client(studio.url, verbose=False) for _ in range(clients)]
+        for width in itertools.islice(widths, jobs_each)
+    ]  # fmt: skip
+    ranks = {width: [] for width, _ in jobs}
+    while not all(job.done() for _, job in jobs):
+        for width, job in jobs:
+            rank = job.status().rank
+            if rank is not None and rank not in ranks[width][-1:]:
+                ranks[width].append(rank)
+        time.sleep(0.1)
+    results = {width: job.result(timeout=10) for width, job in jobs}
+    running = most = 0
+    for line in studio.log()[log_start:].splitlines():
+        if re.search(r"job \S+: started", line):
+            running += 1
+            most = max(most, running)
+        elif re.search(r"job \S+: Done", line):
+            running -= 1
+    assert running == 0  # every job that started ended
+    return results, ranks, most
+
+
+def check_each_got_its_own(results, ranks, queue):
+    for width, (image, losses) in results.items():
+        with Image.open(image) as picture:
+            assert picture.size == (width, 32)  # its own job's image, no other client's
+        assert len(losses) == 1
+        assert ranks[width] == sorted(ranks[width], reverse=True)  # a waiting job only moves forward
+    # The last submitted waited behind all the others but the --queue running ones (its place 0: next).
+    assert max(rank for places in ranks.values() for rank in places) == len(results) - queue - 1
+
+
+@pytest.mark.slow
+def test_clients_at_once_each_get_their_own_images_in_queue_order_and_old_folders_go(studio):
+    """--queue 1: 2 clients submit 2 jobs each at once; one runs at a time; the old folders go."""
+    results, ranks, most = submit_at_once(studio, clients=2, jobs_each=2)
+    check_each_got_its_own(results, ranks, queue=1)
+    assert most == 1
+
+    kept = studio.jobs()  # --keep-jobs 3: the older folders were removed as jobs ended
+    assert len(kept) == KEEP_JOBS and LOST_JOB not in {p.name for p in kept}
+    with urllib.request.urlopen(f"{studio.url}gradio_api/file={kept[-1] / 'generated_image.jpg'}", timeout=30) as r:
+        assert r.status == 200 and r.read() == (kept[-1] / "generated_image.jpg").read_bytes()
+
+
+@dataclass
+class Restart:
+    server: Studio  # the second server
+    job: Path  # the folder of the job the first server was running when it was killed
+    when_killed: list  # the names in that folder then
+
+
+@pytest.fixture(scope="module")
+def restarted(weights_h5, tmp_path_factory):
+    """A studio killed (kill -9) while a job writes its images, then started again on its folder,
+    this time with --queue 2."""
+    from gradio_client import Client, handle_file
+
+    folder = tmp_path_factory.mktemp("restarted")
+    with serving(folder, "--model", str(weights_h5)) as first:
+        inputs = handle_file(str(CONTENT)), handle_file(str(STYLE)), "exercise", "32x48", 1000
+        Client(first.url, verbose=False).submit(*inputs, api_name="/stylize")
+        deadline = time.monotonic() + 60
+        while not list(first.jobs_dir.glob("*/0.png")):
+            assert time.monotonic() < deadline, first.log()
+            time.sleep(0.1)
+        first.process.kill()
+        first.process.wait()
+    (job,) = first.jobs()
+    when_killed = sorted(p.name for p in job.iterdir())
+    with serving(folder, "--model", str(weights_h5), "--queue", "2") as again:
+        yield Restart(again, job, when_killed)
+
+
+@pytest.mark.slow
+def test_a_server_killed_mid_job_reports_the_job_lost_when_started_again(restarted):
+    assert ".nst-running" in restarted.when_killed and "0.png" in restarted.when_killed
+    assert "generated_image.jpg" not in restarted.when_killed  # half-written, as a kill leaves it
+    restarted.server.wait_for_log(f"job {restarted.job.name}: lost: it was running when the server stopped")
+    assert [p.name for p in restarted.job.iterdir()] == ["lost.txt"]
+
+
+@pytest.mark.slow
+def test_with_queue_2_two_jobs_run_at_once_and_each_client_gets_its_own_images(restarted):
+    """--queue 2 (on the restarted server): 2 clients submit 2 jobs each at once; two run at a time,
+    in threads of one process."""
+    studio = restarted.server
+    results, ranks, most = submit_at_once(studio, clients=2, jobs_each=2)
+    check_each_got_its_own(results, ranks, queue=2)
+    assert most == 2 and "Traceback" not in studio.log()
+    new = [job for job in studio.jobs() if job != restarted.job]
+    assert len(new) == 4 and all((job / "losses.png").is_file() for job in new)

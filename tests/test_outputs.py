@@ -44,6 +44,7 @@ def test_a_second_run_into_a_held_folder_is_one_line_naming_the_first(tmp_path):
     assert not (tmp_path / ".nst-running").exists()  # gone when the run ends
 
 
+@pytest.mark.slow  # nst train as a command: a few seconds of imports
 def test_nst_train_into_a_held_folder_stops_before_any_work(tmp_path):
     holder = hold(tmp_path)
     try:

@@ -19,6 +19,7 @@ import time
 from collections import Counter, deque
 from pathlib import Path
 
+from nst.engine.release import SYSTEM_ALLOCATOR
 from nst.errors import NSTError, one_line
 from nst.frontends.batch.worker import run_job
 from nst.images import open_input
@@ -199,8 +200,10 @@ class Batch:
 
 
 def _thread_env(threads):
+    """The workers' environment: TensorFlow's threads, and oneDNN's memory from the system allocator
+    (a worker runs many jobs: no pool kept as large as its largest job, see nst.engine.release)."""
     n = str(threads)
-    return {"OMP_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n}
+    return {"OMP_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n, **SYSTEM_ALLOCATOR}
 
 
 def _input_paths(options):

@@ -22,6 +22,7 @@ Where each part lives::
 
     form.py     what the page asks for -> Options: Form, make_options, the upload and size checks
     jobs.py     a run in a thread of its own and the server's jobs: Job, Jobs, follow
+    folders.py  the jobs' folders on disk: prune (--keep-hours, --keep-jobs), recover (jobs lost to a kill)
     display.py  what the page shows of a job: progress bar, cost plot, status line, downloads
     page.py     the Gradio page: its components, its events and /stylize (build)
     server.py   the command ``nst app``: Settings, parse_settings, main

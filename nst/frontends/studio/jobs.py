@@ -6,6 +6,7 @@ whoever shows the job reads it from there. A job is stopped through its ``thread
 ``run()`` ends after the iteration in progress and saves the current image as the final one.
 """
 
+import errno
 import math
 import queue
 import secrets
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from nst.engine.outputs import RunFiles
 from nst.errors import NSTError, one_line
+from nst.frontends.studio.folders import prune
 from nst.frontends.studio.form import make_options
 
 PREVIEW_SECONDS = 1.0  # the current image is sent at most this often (and at the last iteration)
@@ -75,7 +77,10 @@ class Job:
             result = self._run(self.options, on_iteration=self._on_iteration, should_stop=self.stop)
         except NSTError as err:
             self.updates.put(Ended(error=str(err)))
-        except Exception as err:  # a job's bug must not take the server down
+        except Exception as err:  # a full disk, or a job's bug: neither may take the server down
+            if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+                self.updates.put(Ended(error=disk_full(self.files.folder, err)))
+                return
             traceback.print_exc()  # its traceback on the server's log, its one line on the page
             self.updates.put(Ended(error=f"{type(err).__name__}: {one_line(err)}"))
         else:
@@ -94,18 +99,29 @@ class Job:
         return self.thread is not None and not self.thread.is_alive()
 
 
+def disk_full(folder, err):
+    """The one line for a job that found the disk full (the server goes on serving)."""
+    return (
+        f"{folder}: the disk is full ({err.strerror}); the job stopped there. Free some space, or have "
+        "the studio keep fewer jobs (nst app --keep-jobs, --keep-hours), and run it again"
+    )
+
+
 class Jobs:
-    """The server's jobs, by id; each belongs to one browser session (one tab)."""
+    """The server's jobs, by id; each belongs to one browser session (one tab) or to a /stylize call."""
 
     def __init__(self, settings, run):
         self.settings, self.run = settings, run
         self.lock = threading.Lock()
         self.by_id = {}
 
-    def create(self, form, session):
-        """Check ``form`` and register a job for ``session`` (not started: it waits its turn)."""
+    def create(self, form, session, one_per_session=True):
+        """Check ``form`` and register a job for ``session`` (not started: it waits its turn).
+
+        A page runs one job at a time (its Stop button stops that one); a script calling
+        /stylize may queue several (``one_per_session=False``), up to gradio's queue size."""
         with self.lock:
-            if any(job.session == session for job in self.by_id.values()):
+            if one_per_session and any(job.session == session for job in self.by_id.values()):
                 raise NSTError("a job is already running in this page; stop it or wait for it to end")
         job_id = new_job_id()
         options = make_options(form, self.settings, Path(self.settings.output_dir) / job_id)
@@ -120,8 +136,29 @@ class Jobs:
             return self.by_id.get(job_id)
 
     def forget(self, job):
+        """The job has ended, or will never start: drop it, then prune the job folders.
+
+        Its own folder stays this time, whatever --keep-jobs says: /stylize still hands its image
+        to gradio after this (a later prune takes it)."""
         with self.lock:
             self.by_id.pop(job.id, None)
+        self.prune(spare=job.id)
+
+    def ids(self):
+        with self.lock:
+            return set(self.by_id)
+
+    def prune(self, spare=None):
+        """Remove job folders past --keep-hours or --keep-jobs (``folders.prune``), but never those of
+        the jobs here (queued or running) nor ``spare``'s; say so in the log."""
+        s = self.settings
+        try:
+            removed = prune(s.output_dir, s.keep_hours, s.keep_jobs, busy=lambda: self.ids() | {spare})
+        except OSError as err:  # the output folder itself gone or unreadable: the next job says so
+            log(f"pruning {s.output_dir}: {one_line(err)}")
+            return
+        if removed:
+            log(f"removed {len(removed)} old job folders (--keep-hours {s.keep_hours:g}, --keep-jobs {s.keep_jobs})")
 
     def stop_session(self, session, why):
         """Ask the session's jobs to stop; True if there was one."""

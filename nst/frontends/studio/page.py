@@ -251,7 +251,7 @@ def build(settings, run=None):
             try:
                 content, style = upload_path(content), upload_path(style)
                 form = Form(content, [style] if style else [], preset=preset, size=size, iterations=iterations)
-                job = jobs.create(form, request.session_hash)
+                job = jobs.create(form, request.session_hash, one_per_session=False)
             except NSTError as err:
                 raise gr.Error(str(err), print_exception=False) from None
             try:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from nst import config
 from nst.engine.command_line import Parser
+from nst.engine.release import use_system_allocator
 from nst.engine.values import File, Number, Whole
 from nst.errors import NSTError, one_line
+from nst.frontends.studio.folders import DEFAULT_KEEP_HOURS, DEFAULT_KEEP_JOBS, recover
 from nst.frontends.studio.jobs import log
 from nst.frontends.studio.page import build
 
@@ -36,6 +38,8 @@ class Settings:
     output_dir: Path = DEFAULT_OUTPUT
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     model: Path | None = None  # None: the weights in pretrained-model/
+    keep_hours: float = DEFAULT_KEEP_HOURS
+    keep_jobs: int = DEFAULT_KEEP_JOBS
 
     @property
     def max_upload_bytes(self):
@@ -58,34 +62,20 @@ def parse_settings(argv):
     p.add_argument("--host", default=d.host, help="address to listen on (0.0.0.0: anyone on the network)")
     # --port and --model default to None, "as gradio or nst chooses": left out (SUPPRESS), they
     # keep Settings' default, and their help says what it means instead of "(default: None)".
-    p.add_argument(
-        "--port",
-        type=_checked(Whole(1, 65535), "--port"),
-        default=argparse.SUPPRESS,
-        help="port (default: the first free one from 7860)",
-    )
-    p.add_argument(
-        "--max-size", type=_checked(Whole(above=0), "--max-size"), default=d.max_size, help="largest long side, pixels"
-    )
-    p.add_argument("--queue", type=_checked(Whole(above=0), "--queue"), default=d.queue, help="jobs running at once")
-    p.add_argument(
-        "--output-dir",
-        type=_checked(File(), "--output-dir"),
-        default=d.output_dir,
-        help="each job writes into DIR/<job id>/",
-    )
-    p.add_argument(
-        "--max-upload-mb",
-        type=_checked(Number(above=0), "--max-upload-mb"),
-        default=d.max_upload_mb,
-        help="largest upload, in MB",
-    )
-    p.add_argument(
-        "--model",
-        type=_checked(File(), "--model"),
-        default=argparse.SUPPRESS,
-        help="VGG19 weights (default: those in pretrained-model/)",
-    )
+    for flag, kind, default, text in [
+        ("--port", Whole(1, 65535), argparse.SUPPRESS, "port (default: the first free one from 7860)"),
+        ("--max-size", Whole(above=0), d.max_size, "largest long side, pixels"),
+        ("--queue", Whole(above=0), d.queue, "jobs running at once"),
+        ("--output-dir", File(), d.output_dir, "each job writes into DIR/<job id>/"),
+        ("--max-upload-mb", Number(above=0), d.max_upload_mb, "largest upload, in MB"),
+        ("--keep-hours", Number(above=0), d.keep_hours, "remove a finished job's folder this many hours after "
+         "its last change"),
+        ("--keep-jobs", Whole(above=0), d.keep_jobs, "keep the folders of this many jobs, the newest; older ones are "
+         "removed (checked at start, whenever a job ends and every hour; a running job's folder is never removed, nor "
+         "anything else in --output-dir)"),
+        ("--model", File(), argparse.SUPPRESS, "VGG19 weights (default: those in pretrained-model/)"),
+    ]:  # fmt: skip
+        p.add_argument(flag, type=_checked(kind, flag), default=default, help=text)
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     values = vars(p.parse_args(argv))
     values.pop("debug")  # read by nst.errors.run_cli from argv, not a setting of the server
@@ -95,10 +85,16 @@ def parse_settings(argv):
 def main(argv=None):
     """``nst app``: serve the studio until Ctrl-C, then give running jobs a moment to save their images."""
     settings = parse_settings(sys.argv[1:] if argv is None else argv)
+    use_system_allocator()  # before TensorFlow is imported: a long-lived process (nst.engine.release)
     demo = build(settings)
     demo.queue(default_concurrency_limit=settings.queue, max_size=64)
     output = Path(settings.output_dir).resolve()
     output.mkdir(parents=True, exist_ok=True)
+    for job_id in recover(output):
+        log(
+            f"job {job_id}: lost: it was running when the server stopped; its partial files removed ({output / job_id})"
+        )
+    demo.jobs.prune()
     try:
         _, url, _ = demo.launch(
             server_name=settings.host,
@@ -121,6 +117,7 @@ def main(argv=None):
     try:
         while True:
             time.sleep(3600)
+            demo.jobs.prune()  # also while no job ends: folders past --keep-hours
     except KeyboardInterrupt:
         log("stopping: saving the current images of running jobs")
         demo.jobs.stop_all()
