@@ -20,7 +20,9 @@ import tensorflow as tf
 from nst import costs as nst_costs
 from nst.costs import total_variation_cost
 from nst.errors import NSTError, one_line, require_file
+from nst.kernels import tiles
 from nst.kernels.folding import style_targets
+from nst.kernels.precision import compute_dtype
 from nst.train import Objective, compute_cost
 
 # The functions a learner may replace, in the order the exercise builds them.
@@ -117,7 +119,7 @@ def _relinked(function):
 
 
 def make_objective(level, options, costs=NST_COSTS):
-    """The exercise's ``nst.train.Objective`` at one level of a run.
+    """The exercise's ``nst.train.Objective`` at one level of a run (a tiled level: ``tiled_objective``).
 
     Arguments:
         level -- a ``nst.engine.problem.Level``: the graph at this size, the content target a_C
@@ -128,20 +130,65 @@ def make_objective(level, options, costs=NST_COSTS):
     The network's forward pass stops at the deepest layer the costs read; the style targets
     are embedded in the traced step as constants when small enough (``nst.kernels.folding``).
     """
-    style_layers = tuple((name, float(weight)) for name, weight in options.style_layers)
-    layers = (options.content_layer,) + tuple(name for name, _ in style_layers)
+    if level.tile is not None:
+        return tiled_objective(level, options, costs)
+    terms = objective_terms(options, costs)
+    layers = (options.content_layer,) + tuple(name for name, _ in terms["style_layers"])
     level.graph.check_layers(layers)
     return Objective(
         vgg_model_outputs=lambda image: level.graph.forward(image, layers),  # every activation from one pass
         a_C=tf.constant(level.a_C),
-        styles=style_targets(level.styles, style_layers),
+        styles=style_targets(level.styles, terms["style_layers"]),
+        **terms,
+    )
+
+
+def objective_terms(options, costs):
+    """What a run's objective, whole or tiled, takes from its options: the layers, α and β, the cost
+    functions and the extra terms (total variation, when --tv-weight is set)."""
+    return dict(
         content_layer=options.content_layer,
-        style_layers=style_layers,
+        style_layers=tuple((name, float(weight)) for name, weight in options.style_layers),
         alpha=float(options.alpha),
         beta=float(options.beta),
         costs=costs,
         extra_terms=(("J_tv", float(options.tv_weight), total_variation_cost),) if options.tv_weight else (),
     )
+
+
+# A learner's functions a tiled level cannot call: they take whole activations, which it never holds.
+WHOLE_IMAGE_FUNCTIONS = ("compute_content_cost", "compute_layer_style_cost", "compute_style_cost")
+
+
+def tiled_objective(level, options, costs=NST_COSTS):
+    """The same J for a level too large to compute whole: a ``nst.kernels.tiles.TiledObjective``.
+
+    Each style image's Gram matrices are summed over tiles here, once, with ``costs.gram_matrix``
+    (the learner's, if given, as the tiled cost uses it on G's tiles); total_cost is also the
+    learner's. Raises NSTError for a learner's function of whole activations, or float16 (its
+    loss scaling holds one tape over the whole image).
+    """
+    replaced = [name for name in WHOLE_IMAGE_FUNCTIONS if name in costs.replaced]
+    _, height, width, _ = level.content.shape
+    if replaced:
+        raise NSTError(
+            f"{costs.source}: {', '.join(replaced)} need the whole image's activations, but the {width}x{height} "
+            "scale is optimised in tiles; use a smaller --size, a larger --max-memory, or --tile 0"
+        )
+    if compute_dtype(options.precision) == tf.float16:
+        raise NSTError(
+            f"--precision fp16: not in tiles (the {width}x{height} scale is); use fp32 or bf16, a smaller --size, "
+            "a larger --max-memory, or --tile 0"
+        )
+    terms = objective_terms(options, costs)
+    weights, images = zip(*level.style_images)
+    grams = tiles.style_grams(
+        level.graph, images, weights, terms["style_layers"], height, width, costs.gram_matrix, level.tile
+    )
+    return tiles.TiledObjective(
+        graph=level.graph, height=height, width=width, a_C=level.a_C, grams=grams, tile=level.tile,
+        jit_compile=options.xla, **terms,
+    )  # fmt: skip
 
 
 def check_costs(level, options, costs, image):
@@ -152,7 +199,7 @@ def check_costs(level, options, costs, image):
     raises NSTError naming ``costs.source`` and the function. A J through which no gradient
     reaches the image (NumPy inside a function) is named too. Nothing to do for nst's own.
     """
-    if not costs.replaced:
+    if not costs.replaced or level.tile is not None:  # tiled: tiled_objective has checked what it can
         return
     watched = load_costs({name: _watched(name, costs.functions[name], costs.source) for name in costs.replaced})
     objective = make_objective(level, options, watched)

@@ -40,6 +40,7 @@ from nst.errors import NSTError
 
 PRECISIONS = ("fp32", "bf16", "fp16")  # the network's arithmetic (nst.kernels.precision)
 INITS = ("noise", "content", "style", "random")  # starting images (nst.engine.targets.initial_image)
+TILE_ALIGN = 16  # --tile: tiles start where VGG19's four 2x2 poolings line up (nst.kernels.tiles)
 
 # Picked at small sizes, by eye, against L-BFGS's speckle. At 1e4 the TV term ends at 20 % of J
 # in the gallery's 150x200 quality picture (J_tv 470) and 35 % in the 266x400 cat (J_tv 561).
@@ -193,6 +194,20 @@ class Options:
     precision: str = beyond(
         "fp32", "the network's arithmetic; costs are always float32", Choice(*PRECISIONS), resume=None
     )
+    max_memory: float | None = beyond(
+        None,
+        "GiB the run may take: a scale whose whole image would not fit is optimised in tiles, "
+        "the same J and gradient (default: half of this machine's memory)",
+        Number(above=0),
+        resume=None,
+    )
+    tile: int | None = beyond(
+        None,
+        "optimise every scale larger than N x N pixels in tiles of N (a multiple of 16), whatever "
+        "the memory; 0: never in tiles",
+        Whole(0),
+        resume=None,
+    )
 
     def __post_init__(self):
         Choice(*PRESETS).check("--preset", self.preset)
@@ -203,6 +218,11 @@ class Options:
             value = getattr(self, declared.name)
             if value is not None:  # None: not set (a seed, a model, a checkpoint...)
                 object.__setattr__(self, declared.name, declared.kind.check(declared.flag, value))
+        if self.tile is not None and self.tile % TILE_ALIGN:
+            raise NSTError(
+                f"--tile {self.tile}: must be a multiple of {TILE_ALIGN} (VGG19 pools four times), "
+                f"e.g. {-(-self.tile // TILE_ALIGN) * TILE_ALIGN}"
+            )
         if self.style_blend and len(self.style_blend) != len(self.style):
             raise NSTError(
                 f"--style-blend: {len(self.style_blend)} weights for {len(self.style)} style image(s); "

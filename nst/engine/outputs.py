@@ -2,6 +2,7 @@
 
 <i>.png              the image every --save-every iterations (i counted across scales)
 generated_image.jpg  the final image
+preview.jpg          the final image reduced to a long side of 2048, when it is larger
 losses.csv           one row per iteration: iteration, J, J_content, J_style[, J_tv], seconds
 losses.png           the same costs on a log scale
 progress.gif         the saved iterations as an animation (--animation gif|both)
@@ -20,7 +21,7 @@ from pathlib import Path
 from nst.errors import NSTError
 
 # The files above by the attribute that names them: files.final, files.losses_csv, ...
-NAMES = dict(final="generated_image.jpg", losses_csv="losses.csv", losses_png="losses.png",
+NAMES = dict(final="generated_image.jpg", preview="preview.jpg", losses_csv="losses.csv", losses_png="losses.png",
              gif="progress.gif", sheet="progress.png", checkpoint="checkpoint.npz", lock=".nst-running")  # fmt: skip
 
 

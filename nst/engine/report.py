@@ -1,13 +1,15 @@
 """What a run shows and leaves behind besides images: the progress bar and the losses.
 
-``Progress`` draws a bar with the current cost, seconds per iteration and ETA (or, with
-``quiet``, plain log lines only). ``Recorder`` keeps one ``Row`` per iteration, saves the
+``Progress`` draws a bar with the scale, the current cost, seconds per iteration and ETA (or, with
+``quiet``, plain log lines only); at a tiled scale it moves tile by tile, so the time left counts
+the tiles, and without a terminal it logs a line a minute. ``Recorder`` keeps one ``Row`` per iteration, saves the
 images and tells the caller (``Step``). ``write_losses`` saves the cost history as
 ``losses.csv`` (iteration, J, J_content, J_style[, J_tv], seconds) and ``losses.png``.
 """
 
 import csv
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,8 +60,15 @@ def cost_names(rows):
 class Progress:
     """A tqdm bar on a terminal; plain lines in logs or with ``quiet``."""
 
+    LOG_EVERY = 60.0  # seconds between the tile lines of a run without a terminal
+
     def __init__(self, total, quiet=False, initial=0):
         self.bar = None
+        self.where = ""  # "scale 2/3" when there are several
+        self.fraction = 0.0  # how much of the current iteration the tiles done so far stand for
+        self.done, self.total = initial, total
+        self.first, self.stop = initial, total  # the current scale's iterations
+        self.started = self.logged = time.perf_counter()
         if not quiet and sys.stderr.isatty():
             self.bar = tqdm(
                 total=total,
@@ -69,10 +78,38 @@ class Progress:
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_inv_fmt}{postfix}]",
             )
 
+    def scale(self, number, count, first, stop):
+        """Scale ``number`` of ``count`` begins, iterations first .. stop - 1: the bar says which."""
+        self.where = f"scale {number}/{count}" if count > 1 else ""
+        self.first, self.stop, self.started = first, stop, time.perf_counter()
+        if self.bar is not None:
+            self.bar.set_description_str(self.where, refresh=False)
+
+    def tile(self, done, count):
+        """Step ``done`` of the ``count`` an evaluation over tiles takes (pass 1's tiles, then pass 2's):
+        the bar moves by that part of an iteration, a pass-2 tile (forward and backward) counting twice a
+        pass-1 tile (never back, nor past the iteration: L-BFGS may evaluate more than once)."""
+        tiles = count // 2
+        work = (min(done, tiles) + 2 * max(0, done - tiles)) / (3 * tiles)
+        fraction = min(0.99, max(self.fraction, work))
+        label = f"{self.where + ', ' if self.where else ''}tile {done}/{count}"
+        if self.bar is not None:
+            self.bar.set_description_str(label, refresh=False)
+            self.bar.update(fraction - self.fraction)
+        elif time.perf_counter() - self.logged >= self.LOG_EVERY:
+            self.logged = time.perf_counter()
+            here = self.done - self.first + fraction  # iterations done at this scale
+            left = (time.perf_counter() - self.started) / here * (self.stop - self.first - here)
+            self.log(f"iteration {self.done + 1}/{self.total}, {label}: about {left / 60:.0f} min left at this scale")
+        self.fraction = fraction
+
     def step(self, row):
         if self.bar is not None:
             self.bar.set_postfix_str(f"J={row.J:.4g}", refresh=False)
-            self.bar.update(1)
+            self.bar.set_description_str(self.where, refresh=False)
+            self.bar.update(1 - self.fraction)
+        self.done += 1
+        self.fraction = 0.0
 
     def log(self, line):
         if self.bar is not None:
@@ -116,6 +153,11 @@ class Recorder:
             self.on_iteration(Step(i, self.total, row.costs, row.seconds, lambda: deprocess_image(image())))
 
 
+# matplotlib lays out text (the log axis's 10^k labels, through mathtext's shared parser) in ways
+# that are not thread-safe: runs in threads of one process (nst app --queue 2) plot one at a time.
+_PLOTTING = threading.Lock()
+
+
 def write_losses(rows, files):
     """Write the cost history as ``files.losses_csv`` and a log-scale plot ``files.losses_png``, each atomically."""
     names = cost_names(rows)
@@ -132,17 +174,18 @@ def write_losses(rows, files):
     # A bare Figure, not pyplot: no global backend switch, so a notebook's plots keep working.
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 4), dpi=100)
-    ax = fig.subplots()
-    steps = [r.iteration for r in rows]
-    labels = {"J": "J (total)"}
-    for name in names:
-        ax.plot(steps, [r.costs.get(name, float("nan")) for r in rows], label=labels.get(name, name))
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("cost")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with atomic_path(files.losses_png) as tmp:
-        fig.savefig(tmp, format="png")
+    with _PLOTTING:
+        fig = Figure(figsize=(7, 4), dpi=100)
+        ax = fig.subplots()
+        steps = [r.iteration for r in rows]
+        labels = {"J": "J (total)"}
+        for name in names:
+            ax.plot(steps, [r.costs.get(name, float("nan")) for r in rows], label=labels.get(name, name))
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("cost")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        with atomic_path(files.losses_png) as tmp:
+            fig.savefig(tmp, format="png")

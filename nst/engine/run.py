@@ -10,6 +10,7 @@ Front ends (the CLI, the notebook, the web studio, the batch runner) hand it an 
 """
 
 import functools
+import gc
 import os
 import threading
 from dataclasses import dataclass
@@ -20,14 +21,16 @@ import numpy as np
 from nst.engine.animation import iteration_images, make_contact_sheet, make_gif
 from nst.engine.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from nst.engine.objective import check_costs, load_costs, make_objective
-from nst.engine.optimizers import OPTIMIZERS
+from nst.engine.optimizers import make_optimizer
 from nst.engine.options import settings
 from nst.engine.outputs import RunFiles
 from nst.engine.problem import level_sizes, prepare, upsample
+from nst.engine.release import released
 from nst.engine.report import Progress, Recorder, write_losses
+from nst.engine.resources import check_disk, disk_needed
 from nst.engine.runtime import describe_device
 from nst.errors import NSTError, make_folder
-from nst.images import save_image
+from nst.images import deprocess_image, reshape_and_normalize_image, resize_to, save_image
 from nst.vgg_files import read_vgg19_weights
 from nst.weights import find_model
 
@@ -67,7 +70,7 @@ def run(options, on_iteration=None, should_stop=None):
     model = options.model or find_model()
     costs = load_costs(options.costs)
     check_outputs(options, files)
-    with files.claim(f"nst train of {options.content.name}"):
+    with files.claim(f"nst train of {options.content.name}"), released():  # its memory back at the end
         return _run(options, files, model, costs, on_iteration, should_stop)
 
 
@@ -91,6 +94,7 @@ def _run(options, files, model, costs, on_iteration, should_stop):
         f"{height}x{width}{f' in {len(sizes)} scales' if len(sizes) > 1 else ''}, {total} iterations "
         f"({options.optimizer}) on {describe_device()}; weights {model.name}; seed {seed}; {costs.describe()}"
     )
+    check_disk(files.folder, disk_needed(sizes, options))
     rows = checkpoint.rows if checkpoint else None
     recorder = Recorder(files, options.save_every, progress, total, rows=rows, on_iteration=on_iteration)
     stop_requested = should_stop.is_set if isinstance(should_stop, threading.Event) else should_stop
@@ -100,26 +104,28 @@ def _run(options, files, model, costs, on_iteration, should_stop):
         first, stop = (number - 1) * options.iterations, number * options.iterations
         if checkpoint is not None and checkpoint.iteration >= stop:
             continue  # this level was finished before the checkpoint
-        level = problem.at(h, w)
         if checkpoint is not None and image is None:
             image, first = checkpoint.image, checkpoint.iteration
-            if image.shape[1:3] != (h, w):
+            margin = problem.margin(h, w)  # a checkpoint holds the level's canvas
+            if image.shape[1:3] != (h + 2 * margin, w + 2 * margin):
                 raise NSTError(
                     f"{options.resume}: holds a {image.shape[2]}x{image.shape[1]} image, but this run's "
                     f"scale {number} is {w}x{h}; resume with the same --size and --multiscale"
                 )
-        image = problem.start_image(level.content, seed) if image is None else upsample(image, h, w)
-        objective = make_objective(level, options, costs)
-        check_costs(level, options, costs, image)
-        # The objective holds the style activations it needs (as TensorFlow constants above 64 MB):
-        # drop the NumPy copies, 0.9 GB at 952x2048 and 3.8 GB at 1904x4096.
-        level.styles = None
-        optimizer = OPTIMIZERS[options.optimizer](objective, image, options)
+        progress.scale(number, len(sizes), first, stop)
+        level, objective, image = level_objective(problem, options, costs, (h, w), image, seed)
+        optimizer = make_optimizer(objective, image, options)
+        if level.tile is not None:
+            optimizer.cost.on_tile = progress.tile
+            why = "--tile" if options.tile else "the whole image would pass --max-memory"
+            progress.log(
+                f"scale {number}/{len(sizes)}, {w}x{h}: in {len(optimizer.cost.tiles)} tiles of {level.tile} px ({why})"
+            )
         if checkpoint is not None and first == checkpoint.iteration and checkpoint.optimizer_state:
             optimizer.load_state(checkpoint.optimizer_state)
 
         def on_step(i, terms, current, optimizer=optimizer):
-            recorder.record(i, terms, current)
+            recorder.record(i, terms, lambda: problem.crop(current()))
             if options.checkpoint_every and (i + 1) % options.checkpoint_every == 0:
                 save_checkpoint(files.checkpoint, current(), i + 1, optimizer.state(), recorder.rows, recorded)
             return bool(stop_requested and stop_requested())
@@ -128,6 +134,8 @@ def _run(options, files, model, costs, on_iteration, should_stop):
         image = optimizer.image()
         if optimizer.message and status in ("done", "diverged"):
             progress.log(optimizer.message)
+        level = objective = optimizer = on_step = None  # free this level before the next one is built
+        gc.collect()
         if status != "done":
             break
     progress.close()
@@ -136,9 +144,28 @@ def _run(options, files, model, costs, on_iteration, should_stop):
     return finish(options, files, problem, image, recorder.rows, status)
 
 
+def level_objective(problem, options, costs, size, image, seed):
+    """One level of a run: (its ``Level``, the objective to minimise there, the image to start from).
+
+    ``image`` is the previous level's result, upsampled here to ``size`` (h, w), or None: the run's
+    starting image (``--init``). A learner's cost functions are tried once on it (``check_costs``).
+    """
+    level = problem.at(*size)
+    canvas = level.content.shape[1:3]  # the level's size, with its margin (nst.engine.problem.Problem.margin)
+    image = problem.start_image(level.content, seed) if image is None else upsample(image, *canvas)
+    objective = make_objective(level, options, costs)
+    check_costs(level, options, costs, image)
+    # The objective holds the style activations it needs (as TensorFlow constants above 64 MB):
+    # drop the NumPy copies, 0.9 GB at 952x2048 and 3.8 GB at 1904x4096.
+    level.styles = None
+    return level, objective, image
+
+
 def finish(options, files, problem, image, rows, status):
     """Save the final image, the losses and the animation; say how it went."""
-    save_image(files.final, problem.finish(image))
+    picture = problem.finish(image)
+    save_image(files.final, picture)
+    save_preview(files.preview, picture)
     write_losses(rows, files)
     if options.animation != "none":
         frames = iteration_images(files.folder, last=rows[-1].iteration if rows else None)
@@ -167,6 +194,20 @@ def finish(options, files, problem, image, rows, status):
             flush=True,
         )
     return Result(files.final, rows, status, files)
+
+
+PREVIEW_SIDE = 2048  # a final image with a longer side gets a preview.jpg reduced to this
+
+
+def save_preview(path, image):
+    """``image`` (normalised) reduced to a long side of PREVIEW_SIDE as ``path``, if it is larger:
+    a 31-megapixel result takes long to open, and an image viewer shows it reduced anyway."""
+    _, height, width, _ = image.shape
+    if max(height, width) <= PREVIEW_SIDE:
+        return
+    scale = PREVIEW_SIDE / max(height, width)
+    small = resize_to(deprocess_image(image), round(height * scale), round(width * scale))
+    save_image(path, reshape_and_normalize_image(small))
 
 
 def check_outputs(options, files):

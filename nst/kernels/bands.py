@@ -31,7 +31,7 @@ def forward_in_bands(graph, image, layers, band_rows=BAND_ROWS, halo=HALO):
     height = image.shape[1]
     if band_rows % ALIGN or halo % ALIGN or height <= band_rows + 2 * halo:
         return graph.forward(image, layers)
-    strides = {name: _stride(name) for name in layers}
+    strides = {name: stride(name) for name in layers}
     parts = {name: [] for name in layers}
     for r0 in range(0, height, band_rows):
         r1 = min(height, r0 + band_rows)
@@ -45,7 +45,7 @@ def forward_in_bands(graph, image, layers, band_rows=BAND_ROWS, halo=HALO):
     return {name: tf.concat(bands, axis=1) for name, bands in parts.items()}
 
 
-def _stride(layer):
+def stride(layer):
     """How many image rows one activation row of ``layer`` spans: conv{b}_i 2^(b−1), pool b 2^b."""
     digits = layer.replace("conv", "").replace("avgpool", "").replace("maxpool", "")
     block = int(digits.split("_")[0])

@@ -1,0 +1,106 @@
+"""Runs past the memory: --max-memory and --tile, the canvas of several scales, progress, disk, preview."""
+
+import numpy as np
+import pytest
+
+from nst.engine import resources
+from nst.engine.options import Options
+from nst.engine.problem import EDGE, Problem
+from nst.engine.report import Progress
+from nst.errors import NSTError
+
+
+def test_tile_and_max_memory_are_checked_like_every_option():
+    assert Options(tile="512", max_memory="3.5").tile == 512
+    with pytest.raises(
+        NSTError, match=r"^--tile 500: must be a multiple of 16 \(VGG19 pools four times\), e\.g\. 512$"
+    ):
+        Options(tile=500)
+    with pytest.raises(NSTError, match=r"^--max-memory 0: must be above 0$"):
+        Options(max_memory=0)
+    with pytest.raises(NSTError, match=r"^--tile -16: must be at least 0$"):
+        Options(tile=-16)
+
+
+def test_a_scale_goes_into_tiles_only_past_the_budget_or_when_asked():
+    assert resources.choose_tile(952, 2048, Options(max_memory=12)) is None  # 2048 px fits 12 GiB whole
+    assert resources.choose_tile(3808, 8192, Options(max_memory=14)) in resources.TILE_SIDES  # 8192 px does not
+    assert resources.choose_tile(952, 2048, Options(max_memory=4)) in resources.TILE_SIDES
+    assert resources.choose_tile(300, 400, Options(tile=256)) == 256
+    assert resources.choose_tile(300, 400, Options(tile=512)) is None  # smaller than one tile
+    assert resources.choose_tile(3808, 8192, Options(tile=0)) is None  # --tile 0: never
+    with pytest.raises(NSTError, match=r"^--max-memory 2: a 8192x3808 scale needs about .* GiB even in tiles; raise"):
+        resources.choose_tile(3808, 8192, Options(max_memory=2))
+    assert resources.default_budget() > 0
+
+
+def test_a_run_that_would_fill_the_disk_is_refused_first(tmp_path, monkeypatch):
+    sizes = [(238, 512), (476, 1024), (952, 2048), (1904, 4096), (3808, 8192)]
+    needed = resources.disk_needed(sizes, Options(preset="quality", iterations=10, checkpoint_every=5))
+    assert 31e6 * 12 < needed < 1e9  # the checkpoint's float32 image, one saved PNG per scale, the JPEG
+    resources.check_disk(tmp_path, 1000)
+    usage = type("Usage", (), {"free": 5 * 10**8})
+    monkeypatch.setattr(resources.shutil, "disk_usage", lambda folder: usage)
+    with pytest.raises(NSTError, match=rf"^{tmp_path}: 0\.5 GB free, and this run writes up to 0\.4 GB"):
+        resources.check_disk(tmp_path, 4 * 10**8)
+
+
+def test_several_scales_are_optimised_on_a_canvas_that_is_cropped():
+    options = Options(preset="quality", size=1024)
+    problem = Problem(None, np.zeros((595, 1280, 3), np.uint8), [], [1.0], options, size=(476, 1024))
+    assert problem.levels() == [(238, 512), (476, 1024)]
+    assert [problem.margin(h, w) for h, w in problem.levels()] == [EDGE, 2 * EDGE]
+    canvas = np.arange((476 + 4 * EDGE) * (1024 + 4 * EDGE) * 3, dtype=np.float32).reshape(1, 476 + 4 * EDGE, -1, 3)
+    np.testing.assert_array_equal(problem.crop(canvas), canvas[:, 2 * EDGE : -2 * EDGE, 2 * EDGE : -2 * EDGE])
+    assert problem.crop(canvas[:, :476, :1024]).shape == (1, 476, 1024, 3)  # no level's canvas: as it is
+    single = Problem(None, np.zeros((595, 1280, 3), np.uint8), [], [1.0], Options(size=400), size=(186, 400))
+    assert single.margin(186, 400) == 0  # one scale (the exercise, the quality preset at 300x400): no canvas
+    exercise = Problem(None, np.zeros((595, 1280, 3), np.uint8), [], [1.0], Options(size=1024), size=(476, 1024))
+    assert [exercise.margin(h, w) for h, w in exercise.levels()] == [0, 0]  # the exercise preset: never
+
+
+def test_the_progress_moves_tile_by_tile_and_logs_the_time_left(capsys, monkeypatch):
+    progress = Progress(20, quiet=True)
+    progress.scale(2, 2, 10, 20)
+    progress.done = 10
+    progress.LOG_EVERY = 0.0
+    now = [progress.started]
+    monkeypatch.setattr("nst.engine.report.time.perf_counter", lambda: now[0])
+    now[0] += 90.0  # 4 of 8 tiles (pass 1: 4, pass 2: 4): pass 1, a third of an iteration, in 90 s
+    progress.tile(4, 8)
+    assert progress.fraction == pytest.approx(1 / 3)
+    now[0] += 60.0
+    progress.tile(6, 8)  # two pass-2 tiles more: two thirds
+    assert progress.fraction == pytest.approx(2 / 3)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "iteration 11/20, scale 2/2, tile 6/8: about 35 min left at this scale"
+    progress.tile(2, 8)  # a second evaluation of the same iteration never moves it back
+    assert progress.fraction == pytest.approx(2 / 3)
+
+
+@pytest.mark.slow
+def test_a_tiled_run_gives_the_untiled_runs_losses_and_a_preview(weights_h5, tmp_path, monkeypatch):
+    """Adam over tiles of 32 px (every tile's margin reaching past a 64x96 image) takes the exercise's
+    steps: the same losses as train_step's; a result larger than PREVIEW_SIDE gets a reduced preview;
+    the quality preset's L-BFGS runs over tiles too (in float32: nst.engine.lean_lbfgs)."""
+    import nst.engine.run
+    from nst.engine.run import run
+
+    monkeypatch.setattr(nst.engine.run, "PREVIEW_SIDE", 48)
+    ticks = []
+    monkeypatch.setattr(Progress, "tile", lambda self, done, count: ticks.append((done, count)))
+    common = dict(size=(64, 96), iterations=2, seed=1, quiet=True, model=weights_h5)
+    whole = run(Options(output_dir=tmp_path / "whole", **common))
+    tiled = run(Options(output_dir=tmp_path / "tiled", tile=32, **common))
+    for a, b in zip(whole.rows, tiled.rows, strict=True):
+        for name in ("J", "J_content", "J_style"):
+            assert b.costs[name] == pytest.approx(a.costs[name], rel=1e-5)
+    assert ticks[:12] == [(k, 12) for k in range(1, 13)]  # 2 x 3 tiles, both passes, per evaluation
+    from PIL import Image
+
+    with Image.open(tiled.files.preview) as preview:
+        assert preview.size == (48, 32)
+    assert len(tiled.files.losses_csv.read_text().splitlines()) == 3  # its header and two iterations
+    lbfgs = run(Options(output_dir=tmp_path / "lbfgs", tile=32, preset="quality", **common))  # the float32 L-BFGS
+    assert lbfgs.status == "done" and [row.iteration for row in lbfgs.rows] == [0, 1]
+    assert lbfgs.rows[1].J < lbfgs.rows[0].J
