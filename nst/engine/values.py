@@ -214,6 +214,30 @@ class Blend:
         return ",".join(_text_of_number(w) for w in value)
 
 
+class Span:
+    """A part of a sequence: text 'A:B' (from A up to, not including, B; 'A:' to the end, ':B' from 0),
+    or a pair (A, B or None). Checked into (A, B or None), whole numbers with 0 ≤ A < B."""
+
+    def check(self, flag, value):
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d*)\s*:\s*(\d*)\s*", value)
+            if not match:
+                raise NSTError(f"{flag} {value!r}: expected A:B (from A up to B, not including B), A: or :B, e.g. 0:48")
+            value = (match[1] or 0, match[2] or None)
+        try:
+            first, stop = value
+        except (TypeError, ValueError):
+            raise NSTError(f"{flag} {value!r}: expected A:B, e.g. 0:48") from None
+        first = Whole(0).check(flag, first)
+        stop = None if stop is None else Whole(0).check(flag, stop)
+        if stop is not None and stop <= first:
+            raise NSTError(f"{flag} {self.text((first, stop))}: the end must come after the start")
+        return first, stop
+
+    def text(self, value):
+        return f"{value[0]}:{'' if value[1] is None else value[1]}"
+
+
 class Multiscale:
     """'auto', or a number of scales (1: off), kept as text ('3') as checkpoints record it."""
 

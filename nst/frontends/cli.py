@@ -17,6 +17,7 @@ COMMANDS = {
     "bench": ("nst.bench:main", "time the training step against a textbook baseline"),
     "app": ("nst.frontends.studio:main", "nst studio: style transfer in the browser (needs the app extra)"),
     "batch": ("nst.frontends.batch:main", "style transfer for many image pairs, run on Ray (needs the batch extra)"),
+    "video": ("nst.frontends.video:main", "a clip in the style of a painting, without flicker (video extra)"),
     "exercise": ("nst.teaching.exercise:main", "write the student edition of the exercise notebook (nbgrader)"),
     "grade": ("nst.teaching.grade:main", "run a submitted exercise notebook and grade its functions"),
 }

@@ -1,5 +1,8 @@
 """The jobs of a batch: every content × style pair, or a manifest's rows; and the weights they use.
 
+A content that is a clip (``is_clip``: .mp4, .mov, ...) makes a clip job: its worker stylises it as
+``nst video`` does (nst video's defaults for the temporal cost), frame after frame in one task.
+
 A ``Job`` is a name (its folder under OUTPUT_DIR), its inputs and its ``Options``, made once
 from typed values: the batch's shared ``nst train`` options, then a manifest row's cells, each
 cell read by its option's kind (``DECLARED[name].kind``). A bad row is a job with an ``error``,
@@ -18,6 +21,8 @@ from nst.frontends.batch.results import sha256_file
 from nst.weights import find_model
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
+# Clips as content: a job then stylises the clip as nst video does, its frames in order in one task.
+CLIP_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
 # Manifest columns that are not options: the inputs, and the job's folder.
 INPUT_COLUMNS = ("content", "style", "name")
 
@@ -37,14 +42,18 @@ def job_options(name, content, style, values, out):
     return Options(**values, content=content, style=tuple(style), output_dir=out / name, quiet=True)
 
 
-def image_files(paths, flag):
-    """Files as given, folders as the images in them (sorted, not recursive, hidden files left out)."""
+def is_clip(path):
+    """Whether a job's content is a clip (by its name): nst video's job rather than nst train's."""
+    return Path(path).suffix.lower() in CLIP_SUFFIXES
+
+
+def image_files(paths, flag, suffixes=IMAGE_SUFFIXES):
+    """Files as given, folders as the images (or other ``suffixes``) in them (sorted, not recursive,
+    hidden files left out)."""
     found = []
     for path in paths:
         if path.is_dir():
-            images = sorted(
-                p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-            )
+            images = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith("."))
             if not images:
                 raise NSTError(f"{flag} {path}: no images in this folder; add .jpg or .png files or give files")
             found += images
@@ -58,7 +67,7 @@ def image_files(paths, flag):
 def pair_jobs(content, style, shared, out):
     """A job per content × style image. The jobs differ only in their inputs, which Options does not
     open, so options that do not go together fail them all: NSTError, for the whole batch."""
-    contents = image_files(content, "--content")
+    contents = image_files(content, "--content", IMAGE_SUFFIXES | CLIP_SUFFIXES)  # photos and clips
     styles = image_files(style, "--style")
     pairs = [(c, s) for c in contents for s in styles]
     names = unique_names([f"{c.stem}__{s.stem}" for c, s in pairs])

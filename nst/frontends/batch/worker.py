@@ -1,5 +1,8 @@
 """The Ray task: one job in a Ray worker process (``run_job``), and what it needs on its node.
 
+A job is ``nst train``'s run of a pair, or, when its content is a clip, ``nst video``'s run of the
+clip, frame after frame in this one task (``_run_clip``).
+
 Nothing assumes a disk shared with the driver: the job's input images and the VGG19 weights
 arrive through Ray's object store. Each node keeps the weights in a cache file (``NST_CACHE_DIR``,
 default ``~/.cache/nst``), checked by SHA-256, and each worker process remembers it, so a
@@ -18,7 +21,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from nst.engine.outputs import RunFiles
 from nst.errors import NSTError, one_line
+from nst.frontends.batch.jobs import is_clip
 from nst.frontends.batch.results import sha256_file
 from nst.images import atomic_path
 
@@ -76,7 +81,6 @@ def run_job(spec, threads):
     try:
         configure_threads(threads, threads)  # before this process's first TensorFlow operation
         row["threads"] = describe_threads()
-        from nst.engine.run import run
 
         with tempfile.TemporaryDirectory(prefix="nst-job-") as scratch:
             options, renames = _localise(spec["options"], spec["inputs"], Path(scratch))
@@ -86,20 +90,13 @@ def run_job(spec, threads):
             options = replace(options, output_dir=Path(scratch) / "out")
             if options.seed is None:  # nst picks one at random; pick it here to record it
                 options = replace(options, seed=random.randrange(2**31))
-            result = run(options)
+            result, done = (_run_clip if is_clip(options.content) else _run_image)(options)
             if result.status != "done":
                 return {"row": dict(row, status=result.status), "files": {}}
             files = {p.name: p.read_bytes() for p in sorted(options.output_dir.iterdir()) if _is_output(p)}
-            last = result.rows[-1] if result.rows else None
-            row.update(
-                status="done",
-                seed=options.seed,
-                iterations=len(result.rows),
-                J=float(last.J) if last else None,
-                costs={k: float(v) for k, v in getattr(last, "costs", {}).items()} if last else {},
-                image_sha256=hashlib.sha256(files[Path(result.image).name]).hexdigest(),
-                weights_sha256=spec["weights"]["sha256"],
-            )
+            final = RunFiles(options.output_dir).final.name
+            row.update(done, status="done", seed=options.seed, weights_sha256=spec["weights"]["sha256"])
+            row["image_sha256"] = hashlib.sha256(files[final]).hexdigest()
     except NSTError as err:
         row.update(status="failed", error=_restore_paths(str(err), renames))
     except Exception as err:  # a bug in one job must not take the batch down
@@ -107,6 +104,43 @@ def run_job(spec, threads):
         row.update(status="failed", error=f"{type(err).__name__}: {message}; rerun with --debug, or report it")
     row.update(seconds=round(time.perf_counter() - started, 3), peak_memory_mb=round(peak_rss_mb(), 1))
     return {"row": row, "files": files}
+
+
+def _run_image(options):
+    """``nst train``'s run of one pair: (its Result, the row's fields)."""
+    from nst.engine.run import run
+
+    result = run(options)
+    last = result.rows[-1] if result.rows else None
+    costs = {k: float(v) for k, v in last.costs.items()} if last else {}
+    return result, {"iterations": len(result.rows), "J": costs.get("J"), "costs": costs}
+
+
+def _run_clip(options):
+    """``nst video``'s run of a clip, its frames in order in this task: (its Result, the row's fields).
+
+    The folder a batch gets back is flat: stylized.mp4, preview.gif, frames.csv, video.json, and as
+    generated_image.jpg (the image every batch row names) the clip's last stylised frame; not the
+    frames themselves.
+    """
+    from nst.engine.video.run import stylize
+    from nst.engine.video.settings import Video
+    from nst.images import read_image, reshape_and_normalize_image, save_image
+
+    result = stylize(Video(options.content), options)
+    if result.status == "done":
+        last = read_image(result.files.frame(result.rows[-1].frame))
+        save_image(RunFiles(options.output_dir).final, reshape_and_normalize_image(last))
+        result.files.last.unlink(missing_ok=True)  # for --resume, which a batch does not do
+    costs = result.rows[-1].costs if result.rows else {}
+    fields = {
+        "frames": len(result.rows),
+        "iterations": sum(row.iterations for row in result.rows),
+        "J": costs.get("J"),
+        "costs": costs,
+        "clip": result.files.mp4.name,
+    }
+    return result, fields
 
 
 def _localise(options, inputs, scratch):
