@@ -35,6 +35,7 @@ from nst.engine.objective import load_costs
 from nst.engine.optimizers import make_optimizer
 from nst.engine.options import MUST_MATCH, record
 from nst.engine.problem import level_sizes, prepare
+from nst.engine.release import released
 from nst.engine.run import check_outputs, level_objective, load_weights
 from nst.engine.runtime import describe_device
 from nst.engine.video.clip import open_clip, read_frames, write_mp4, write_preview
@@ -90,7 +91,7 @@ def stylize(video, options, on_frame=None, on_iteration=None, should_stop=None):
     costs = load_costs(options.costs)
     check_outputs(dataclasses.replace(options, content=clip.path), files)
     stop_requested = should_stop.is_set if isinstance(should_stop, threading.Event) else should_stop
-    with files.claim(f"nst video of {clip.path.name}"):
+    with files.claim(f"nst video of {clip.path.name}"), released():  # its memory back at the end, as run()
         frames = Frames(video, options, clip, files, load_weights(model), costs)
         return frames.run(first, stop, count, on_frame, on_iteration, stop_requested)
 
