@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from nst.engine.command_line import parse_args
+from nst.engine.command_line import Parser, add_kind_argument, parse_args
 from nst.engine.options import DECLARED, PRESETS, Options, record, settings
-from nst.engine.values import Size
-from nst.errors import NSTError
+from nst.engine.values import Choice, File, Number, Size, Span, Switch
+from nst.errors import NSTError, run_cli
 
 
 @pytest.mark.parametrize(
@@ -56,6 +56,31 @@ def test_typed_values_and_text_become_the_same_options():
 def test_the_command_line_gives_what_python_gives():
     argv = ["--size", "64x96", "--iterations", "3", "--alpha", "10", "--quiet", "--style", "a.jpg", "b.jpg"]
     assert parse_args(argv) == Options(size=(64, 96), iterations=3, alpha=10, quiet=True, style=("a.jpg", "b.jpg"))
+
+
+def test_a_kinds_flag_gives_typed_values_and_its_check_is_the_parsers_one_line(capsys):
+    parser = Parser(prog="nst demo")
+    add_kind_argument(parser, "clip", File(), "a clip", default=None, metavar="CLIP")
+    add_kind_argument(parser, "--frames", Span(), "A:B", default=(0, None), metavar="A:B")
+    add_kind_argument(parser, "--seconds", Number(above=0), "how long")  # absent: no attribute at all
+    add_kind_argument(parser, "--optimizer", Choice("adam", "lbfgs"), "which", default="adam")
+    add_kind_argument(parser, "--resume", Switch(), "continue", default=False)
+    assert vars(parser.parse_args(["a.mp4", "--frames", "2:", "--seconds", "1.5", "--resume"])) == {
+        "clip": Path("a.mp4"), "frames": (2, None), "seconds": 1.5, "optimizer": "adam", "resume": True
+    }  # fmt: skip
+    assert vars(parser.parse_args(["a.mp4"])) == {"clip": Path("a.mp4"), "frames": (0, None),
+                                                  "optimizer": "adam", "resume": False}  # fmt: skip
+    for argv, line in [
+        (["a.mp4", "--seconds", "lots"], "error: --seconds 'lots': not a number"),
+        (["a.mp4", "--seconds", "-1"], "error: --seconds -1: must be above 0"),
+        (["a.mp4", "--frames", "9:3"], "error: --frames 9:3: the end must come after the start"),
+        ([""], "error: CLIP '': must be the path of a file"),
+        (["a.mp4", "--optimizer", "sgd"], "error: argument --optimizer: invalid choice: 'sgd'"),  # argparse's
+    ]:
+        with pytest.raises(SystemExit) as info:
+            run_cli(parser.parse_args, argv)
+        err = capsys.readouterr().err.splitlines()
+        assert info.value.code == 2 and len(err) == 1 and err[0].startswith(line), err
 
 
 def test_presets_fill_what_is_not_given_and_a_given_value_wins():

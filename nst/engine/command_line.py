@@ -4,7 +4,8 @@
 command line into ``Options``; ``add_options(parser)`` adds the
 declared options to any parser (``nst batch`` takes them too, for all its jobs). Each flag's
 text goes through its option's kind (``nst.engine.values``), once: front ends that hold typed
-values build ``Options`` directly and never come here.
+values build ``Options`` directly and never come here. ``add_kind_argument`` is the one place a
+kind becomes a flag, for these options and for the commands' own (``nst video``, ``nst batch``).
 """
 
 import argparse
@@ -50,14 +51,30 @@ def _relative(value):
         return value
 
 
-def _reader(declared):
-    """argparse's ``type``: the flag's text through its option's kind."""
+def add_kind_argument(group, flag, kind, help, default=argparse.SUPPRESS, metavar=None):
+    """Add ``flag`` to ``group`` (a parser or one of its groups), its text read by ``kind``.
+
+    The one place where a kind of ``nst.engine.values`` becomes an argparse argument: a ``Switch``
+    is a bare flag, a ``Choice`` lists its names (``{adam,lbfgs}``), ``Files`` takes one or more
+    paths (checked together when ``Options`` is made); any other kind reads the text through
+    ``kind.check(flag, text)``, so a bad value is the kind's one line (``--alpha -1: must be at
+    least 0``). A positional argument (``flag`` without dashes) is named by its metavar in errors.
+    ``default`` is the value when the flag is not given (``argparse.SUPPRESS``: none at all);
+    ``metavar`` names the value in the help (argparse's own for a Switch or a Choice).
+    """
+    if isinstance(kind, Switch):
+        return group.add_argument(flag, action="store_true", default=default, help=help)
+    if isinstance(kind, Choice):
+        return group.add_argument(flag, choices=kind.choices, default=default, help=help)
+    if isinstance(kind, Files):
+        return group.add_argument(flag, nargs="+", default=default, metavar=metavar, help=help)
+    name = flag if flag.startswith("-") else metavar or flag.upper()
 
     def read(text):
-        return declared.kind.check(declared.flag, text)
+        return kind.check(name, text)
 
-    read.__name__ = declared.name  # argparse names the type in some messages
-    return read
+    read.__name__ = flag.lstrip("-").replace("-", "_")  # argparse names the type in some messages
+    return group.add_argument(flag, type=read, default=default, metavar=metavar, help=help)
 
 
 def add_options(parser, exclude=()):
@@ -65,25 +82,10 @@ def add_options(parser, exclude=()):
     (``argparse.SUPPRESS``), so only the options given reach ``Options``, which fills in the rest."""
     groups = {"exercise": parser, "beyond": parser.add_argument_group("beyond the exercise")}
     for declared in DECLARED.values():
-        if declared.name in exclude:
-            continue
-        default = default_text(declared)
-        help_text = declared.help + (f" (default: {default})" if default else "")
-        group = groups[declared.group]
-        if isinstance(declared.kind, Switch):
-            group.add_argument(declared.flag, action="store_true", default=argparse.SUPPRESS, help=help_text)
-        elif isinstance(declared.kind, Choice):
-            group.add_argument(declared.flag, choices=declared.kind.choices, default=argparse.SUPPRESS, help=help_text)
-        else:
-            many = {"nargs": "+"} if isinstance(declared.kind, Files) else {}
-            group.add_argument(
-                declared.flag,
-                type=_reader(declared) if not many else str,
-                metavar=declared.name.upper(),
-                default=argparse.SUPPRESS,
-                help=help_text,
-                **many,
-            )
+        if declared.name not in exclude:
+            default = default_text(declared)
+            help_text = declared.help + (f" (default: {default})" if default else "")
+            add_kind_argument(groups[declared.group], declared.flag, declared.kind, help_text)
     return parser
 
 

@@ -9,7 +9,7 @@ the rest (TensorFlow is imported only then, so ``--help`` stays light).
 
 import sys
 
-from nst.engine.command_line import Formatter, Parser, add_options
+from nst.engine.command_line import Formatter, Parser, add_kind_argument, add_options
 from nst.engine.options import DECLARED, Options
 from nst.engine.values import Choice, File, Number, Span, Switch, Whole
 from nst.engine.video.settings import MAX_FRAMES, TEMPORAL_WEIGHT, WARM, Video
@@ -46,27 +46,17 @@ def build_parser():
         epilog="The options from --style on are those of nst train, for every frame: the first frame is stylised "
         "as nst train would, the others from the previous one (--warm-iterations, --warm-optimizer).",
     )
-    parser.add_argument("clip", type=lambda text: File().check("CLIP", text), metavar="CLIP",
-                        help="a video file (anything ffmpeg reads) or a folder of frames")  # fmt: skip
+    clip = "a video file (anything ffmpeg reads) or a folder of frames"
+    add_kind_argument(parser, "clip", File(), clip, default=None, metavar="CLIP")
     own = parser.add_argument_group("the clip")
     for name, (kind, default, help_text) in OWN.items():
-        flag = "--" + name.replace("_", "-")
         shown = f" (default: {kind.text(default)})" if default not in (None, False, (0, None)) else ""
-        if isinstance(kind, Switch):
-            own.add_argument(flag, action="store_true", help=help_text)
-        elif isinstance(kind, Choice):
-            own.add_argument(flag, choices=kind.choices, default=default, help=help_text + shown)
-        else:
-            metavar = "A:B" if isinstance(kind, Span) else name.split("_")[-1].upper()
-            own.add_argument(flag, type=_reader(kind, flag), default=default, metavar=metavar, help=help_text + shown)
+        metavar = "A:B" if isinstance(kind, Span) else name.split("_")[-1].upper()
+        flag = "--" + name.replace("_", "-")
+        add_kind_argument(own, flag, kind, help_text + shown, default=default, metavar=metavar)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")  # read by run_cli
     add_options(parser, exclude=EXCLUDE)
     return parser
-
-
-def _reader(kind, flag):
-    """argparse's ``type``: the flag's text through its kind, nst's checker and message."""
-    return lambda text: kind.check(flag, text)
 
 
 def parse_video_args(argv):

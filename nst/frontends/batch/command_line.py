@@ -9,7 +9,7 @@ for the ``nst train`` options given, which every job's ``Options`` starts from.
 import argparse
 from pathlib import Path
 
-from nst.engine.command_line import Formatter, Parser, add_options
+from nst.engine.command_line import Formatter, Parser, add_kind_argument, add_options
 from nst.engine.options import DECLARED
 from nst.engine.values import Whole
 from nst.errors import NSTError
@@ -45,19 +45,11 @@ def build_parser():
         default=DEFAULT_OUTPUT,
         help=f"one folder per job, and results.jsonl (default: {DEFAULT_OUTPUT})",
     )
-    parser.add_argument(
-        "--workers", type=_whole(1, "--workers"), help="jobs at once on the local Ray (default: CPUs / threads)"
-    )
-    parser.add_argument(
-        "--threads-per-job", type=_whole(1, "--threads-per-job"), help="TensorFlow threads (and Ray CPUs) per job"
-    )
+    workers = "jobs at once on the local Ray (default: CPUs / threads)"
+    add_kind_argument(parser, "--workers", Whole(1), workers, default=None)
+    add_kind_argument(parser, "--threads-per-job", Whole(1), "TensorFlow threads (and Ray CPUs) per job", default=None)
     parser.add_argument("--address", help="an existing Ray cluster: ray://HOST:PORT or auto (default: start one here)")
-    parser.add_argument(
-        "--retries",
-        type=_whole(0, "--retries"),
-        default=2,
-        help="times Ray reruns a job whose worker died (default: 2)",
-    )
+    add_kind_argument(parser, "--retries", Whole(0), "times Ray reruns a job whose worker died (default: 2)", default=2)
     parser.add_argument("--force", action="store_true", help="rerun the jobs that are already done")
     parser.add_argument("--quiet", action="store_true", help="no progress bar: one log line per job")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")  # read by run_cli
@@ -65,12 +57,6 @@ def build_parser():
     parser.add_argument("--resume", nargs="?", action=_Refuse, help=argparse.SUPPRESS)
     add_options(parser, exclude=OWN)
     return parser
-
-
-def _whole(minimum, flag):
-    """argparse's ``type`` for a whole number of at least ``minimum``: nst's own checker and message."""
-    kind = Whole(minimum)
-    return lambda text: kind.check(flag, text)
 
 
 class _Refuse(argparse.Action):
