@@ -34,6 +34,19 @@ def test_a_scale_goes_into_tiles_only_past_the_budget_or_when_asked():
     assert resources.default_budget() > 0
 
 
+def test_a_coarser_scale_never_takes_more_than_the_largest_one_in_tiles():
+    """A run's peak is its largest scale's: a coarse scale that whole would pass the largest scale's
+    tiled estimate goes into tiles as well (4096 px: the 952x2048 scale, 8.7 GiB whole)."""
+    options, top = Options(max_memory=12), (1968, 4160)  # 4096 px with its canvas margins
+    tile = resources.choose_tile(*top, options)
+    assert tile is not None
+    assert resources.choose_tile(984, 2080, options) is None  # alone, 2048 px fits 12 GiB whole
+    coarse = resources.choose_tile(984, 2080, options, largest=top)
+    assert coarse is not None and resources.tiled_peak(984, 2080, coarse) <= resources.tiled_peak(*top, tile)
+    assert resources.choose_tile(488, 1056, options, largest=top) is None  # small enough whole
+    assert resources.choose_tile(984, 2080, options, largest=(984, 2080)) is None  # the largest itself, whole
+
+
 def test_a_run_that_would_fill_the_disk_is_refused_first(tmp_path, monkeypatch):
     sizes = [(238, 512), (476, 1024), (952, 2048), (1904, 4096), (3808, 8192)]
     needed = resources.disk_needed(sizes, Options(preset="quality", iterations=10, checkpoint_every=5))

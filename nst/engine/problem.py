@@ -99,7 +99,7 @@ class Problem:
         if margin:
             content = np.pad(content, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode="reflect")
             height, width = height + 2 * margin, width + 2 * margin
-        tile = choose_tile(height, width, o)
+        tile = choose_tile(height, width, o, largest=self.canvas(*self.levels()[-1]) if self.levels() else None)
         side = (height, width)
         if tile is not None:  # the graph's own input at one tile's size: no image-sized variable of zeros
             side = (min(height, tile + 2 * tiles.MARGIN), min(width, tile + 2 * tiles.MARGIN))
@@ -117,6 +117,11 @@ class Problem:
     def levels(self):
         """The run's level sizes, coarse to fine (``level_sizes`` of the output size)."""
         return level_sizes(*self.size, self.options.multiscale) if self.size else []
+
+    def canvas(self, height, width):
+        """(h, w) of the level of height x width with its canvas margin."""
+        margin = self.margin(height, width)
+        return height + 2 * margin, width + 2 * margin
 
     def margin(self, height, width):
         """The canvas margin of the level of height x width: EDGE·2^k at level k of several, else 0.

@@ -10,7 +10,8 @@ The estimates are linear in the pixels: a whole scale holds VGG19's activations 
 pass, TensorFlow's temporaries and SciPy's L-BFGS-B workspace (WHOLE_PER_MP from the 2048 px run's
 8.30 GiB peak, ``/usr/bin/time -v``, docs/high-resolution.md); a tiled scale one tile's
 activations, plus per pixel the image, its gradient, the optimiser's vectors and the content target
-(TILE_PER_MP and STATE_PER_MP: estimates from those sizes, to be checked by the 4096 and 8192 px runs).
+(TILE_PER_MP and STATE_PER_MP: fitted to two tiled scales measured alone, 952x2048 in 512 px tiles
+at 2.76 GiB and 1904x4096 in 1024 px tiles at 6.00 GiB, then rounded up by about 5 %).
 
 ``check_disk(folder, needed)`` refuses a run that would fill the disk half way; ``disk_needed``
 estimates what a run writes (its saved iterations, final image, preview and checkpoint).
@@ -32,8 +33,8 @@ TILE_SIDES = (1024, 768, 512, 384, 256)  # tried from the largest when the budge
 # 2m + 7 vectors or Adam's moments, the content target).
 BASE = 1.5
 WHOLE_PER_MP = 3.5
-TILE_PER_MP = 2.5
-STATE_PER_MP = 0.3
+TILE_PER_MP = 2.2  # fitted: 2.1
+STATE_PER_MP = 0.27  # fitted: 0.25
 
 
 def default_budget():
@@ -55,16 +56,24 @@ def tiled_peak(height, width, tile):
     return BASE + TILE_PER_MP * padded + STATE_PER_MP * height * width / 1e6
 
 
-def choose_tile(height, width, options):
+def choose_tile(height, width, options, largest=None):
     """None (the whole image at once) or the tile side for a scale of height x width.
 
     --tile N: tiles of N wherever the image is larger than one tile (0: never). Otherwise
     tiles only when the whole image would pass --max-memory; NSTError if even the smallest
-    tiles would.
+    tiles would. ``largest`` -- the (height, width) of the run's largest scale, when this one
+    is coarser: a run's peak is its largest scale's (what TensorFlow's allocator took for one
+    scale stays taken for the next), so when the largest scale goes into tiles, a coarser one is
+    tiled too where whole it would pass the largest scale's estimate (at 4096 px the 952x2048
+    scale, 8.7 GiB whole, under the 1904x4096 scale's 7.3 GiB in tiles).
     """
     if options.tile is not None:
         return options.tile if options.tile and max(height, width) > options.tile else None
     budget = options.max_memory or default_budget()
+    if largest is not None and height * width < largest[0] * largest[1]:
+        top = choose_tile(*largest, options)
+        if top is not None:
+            budget = min(budget, tiled_peak(*largest, top))
     if whole_peak(height, width) <= budget:
         return None
     for tile in TILE_SIDES:
