@@ -14,7 +14,7 @@ import pytest
 
 from nst.config import ROOT
 from nst.engine.values import Span
-from nst.engine.video.clip import describe_mp4, ffmpeg, open_clip, read_frames, write_mp4
+from nst.engine.video.clip import describe_mp4, ffmpeg, open_clip, read_frames, write_mp4, write_preview
 from nst.engine.video.flow import DISFlow, end_point_error, reliability, warp
 from nst.engine.video.synthetic import known_motion_clip
 from nst.errors import NSTError, run_cli
@@ -110,6 +110,13 @@ def test_odd_sizes_become_even_for_yuv420p(tmp_path):
     frames = [np.random.default_rng(k).integers(0, 255, (33, 47, 3), np.uint8) for k in range(4)]
     write_mp4(frames, tmp_path / "odd.mp4", 12)
     assert describe_mp4(tmp_path / "odd.mp4") == (4, 12, 48, 34, False)
+
+
+def test_a_one_frame_clip_still_gets_its_preview(tmp_path):
+    """One frame at 30 fps lasts 1/30 s, less than one of the preview's 12 fps frames."""
+    write_mp4([np.full((40, 60, 3), 200, np.uint8)], tmp_path / "one.mp4", 30)
+    write_preview(tmp_path / "one.mp4", tmp_path / "preview.gif")
+    assert read_image(tmp_path / "preview.gif").shape[:2] == (40, 60)
 
 
 def test_rotation_metadata_is_honoured(small_clip, tmp_path):

@@ -211,8 +211,9 @@ def write_mp4(frames, out, fps, sound=None):
 
 def write_preview(mp4, out):
     """A small looping GIF of the stylised clip's first seconds (its own 256-colour palette), atomically."""
+    # eof_action=pass: a clip shorter than one preview frame (one frame at 30 fps) still gives one
     graph = (
-        f"fps={PREVIEW_FPS},scale='min({PREVIEW_WIDTH},iw)':-1:flags=lanczos,split[a][b];"
+        f"fps={PREVIEW_FPS}:eof_action=pass,scale='min({PREVIEW_WIDTH},iw)':-1:flags=lanczos,split[a][b];"
         "[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer"
     )
     with atomic_path(out) as tmp:
