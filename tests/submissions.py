@@ -2,9 +2,10 @@
 
 Every notebook is the solution notebook or the student edition with some cells changed:
 
-- ``MISTAKES``: one function's solution replaced by a classic mistake; the functions it affects fail
+- ``MISTAKES``: a function's solution replaced by a classic mistake; the functions it affects fail
   (itself, those calling it, and train_step whenever J is no longer the exercise's cost), the
-  function itself with the message naming the mistake;
+  function itself with the message naming the mistake. The tests' class holds several in a
+  notebook, one per function (``MISTAKE_NOTEBOOKS``); the benchmark's, one per notebook;
 - ``ALTERNATIVES``: correct implementations spelled otherwise than nst's (full marks);
 - ``ATTACKS``: submissions out to fool the grader (patching the checks, forging the kernel's
   answers, tables of the published answers, objects that pretend to be tensors, a fake step, nst's
@@ -205,6 +206,28 @@ grad = tape.gradient(J, generated_image)
         {"train_step"},
     ),
 ]
+
+# The tests' class: the mistakes above in six notebooks, each notebook a kernel, TensorFlow and VGG19 fewer
+# than one per mistake. One mistake per function, and none in what another's function calls (gram_matrix, then
+# compute_layer_style_cost, then compute_style_cost), so that each check meets its own mistake only; train_step,
+# which calls them all, fails for one reason in each: the first notebook's three leave J as it is (it passes),
+# a J that is not the exercise's cost (its message then names every cost function that failed), or a step
+# that fails itself (STEP_FAILS: before J is compared).
+MISTAKE_NOTEBOOKS = {
+    "mistakes-1": ("no-square", "dims-from-style", "python-float"),
+    "mistakes-2": ("content-normalisation-missing", "gram-transposed"),
+    "mistakes-3": ("bare-reshape", "swapped-alpha-beta"),
+    "mistakes-4": ("numpy", "style-normalisation-wrong"),
+    "mistakes-5": ("non-scalar", "ignores-weights"),
+    "mistakes-6": ("norm-not-squared", "never-applies-gradient"),
+}
+STEP_FAILS = {"numpy", "non-scalar", "never-applies-gradient"}
+
+
+def mistake_notebook(mistake_id):
+    """(the tests' notebook holding this mistake, the ids of every mistake in it)."""
+    return next((name, ids) for name, ids in MISTAKE_NOTEBOOKS.items() if mistake_id in ids)
+
 
 # More of the catalogue, for the benchmark's class (scripts/grade-bench, which checks each one's key and
 # message, and which functions fail besides train_step): the tests grade only the ones above, to keep the
@@ -410,15 +433,20 @@ def table_of_answers():
     return answers
 
 
-def attacks():
-    """{name: (notebook, the points it must get, their reason)}."""
+def attacks(packed=False):
+    """{name: notebook}: each attack alone, or ``packed`` for the tests (the checks patched in the table's)."""
+    patch = [("setup-config", PATCH_THE_CHECKS)]
     table = notebook(
         [("compute_content_cost", TABLE), ("total_cost", PRETEND), ("train_step", FAKE_STEP)],
-        extra_cells=[("setup-config", f"ANSWERS = {table_of_answers()!r}"), ("step", "made_up = tf.Variable(1000.0)")],
-    )
+        extra_cells=[("setup-config", f"ANSWERS = {table_of_answers()!r}"), *(patch if packed else []),
+                     ("step", "made_up = tf.Variable(1000.0)")],
+    )  # fmt: skip
+    forge = notebook(extra_cells=[("helpers", FORGE_THE_ANSWERS)], source=STUDENT)
+    if packed:  # nst's solution imported: in the snoop's notebook (write_class)
+        return {"attack-forge-the-answers": forge, "attack-patch-table-pretend-fake-step": table}
     return {
-        "attack-patch-the-checks": notebook(extra_cells=[("setup-config", PATCH_THE_CHECKS)], source=STUDENT),
-        "attack-forge-the-answers": notebook(extra_cells=[("helpers", FORGE_THE_ANSWERS)], source=STUDENT),
+        "attack-patch-the-checks": notebook(extra_cells=patch, source=STUDENT),
+        "attack-forge-the-answers": forge,
         "attack-nst-solution": with_cells(nbformat.read(STUDENT, as_version=4), NST_SOLUTION),
         "attack-table-pretend-fake-step": table,
     }
@@ -427,9 +455,10 @@ def attacks():
 # --- hostile submissions ----------------------------------------------------------------------
 
 
-def snoop(solution_path, other_student, marker, port):
+def snoop(solution_path, other_student, marker, port, nst_solution=False):
     """The student edition and cells that read the solution and a classmate's notebook (and exec what they
-    find), write outside their folder, open sockets, and fill their disk: each cell fails, nothing escapes."""
+    find), write outside their folder, open sockets, and fill their disk: each cell fails, nothing escapes.
+    With ``nst_solution`` its graded cells import nst's own solution instead (NST_SOLUTION)."""
     read_solution = (
         "import json\n"
         f"for path in [{str(solution_path)!r}, {str(other_student)!r}]:\n"
@@ -457,7 +486,8 @@ def snoop(solution_path, other_student, marker, port):
     )
     fill_disk = "import os\nwith open('filler', 'wb') as f:\n    while True:\n        f.write(os.urandom(1 << 20))"
     cells = [("setup-config", read_solution), ("setup-config", write_outside), ("helpers", sockets)]
-    return notebook(extra_cells=[*cells, ("helpers", fill_disk)], source=STUDENT)
+    nb = notebook(extra_cells=[*cells, ("helpers", fill_disk)], source=STUDENT)
+    return with_cells(nb, NST_SOLUTION) if nst_solution else nb
 
 
 def wrecker():
@@ -474,7 +504,10 @@ def wrecker():
 def write_class(folder, hostile=None, more=False):
     """Write the class into ``folder``; the students' names, sorted.
 
-    ``hostile`` (marker, port) adds the two hostile notebooks; ``more`` a notebook for each of MORE_MISTAKES.
+    The tests' class packs its cases into few notebooks: the mistakes as MISTAKE_NOTEBOOKS, the checks
+    patched in the table's notebook, nst's solution imported in the snoop's. ``more``: the benchmark's class,
+    as students hand one in: a notebook per mistake, MORE_MISTAKES' too, and per attack.
+    ``hostile`` (marker, port) adds the two hostile notebooks.
     """
     folder.mkdir(parents=True, exist_ok=True)
     notebooks = {
@@ -490,15 +523,17 @@ def write_class(folder, hostile=None, more=False):
                 ("check-compute-style-cost", "del compute_style_cost"),
             ],
         ),
-        **{f"mistake-{m[0]}": notebook([(m[1], m[2])]) for m in MISTAKES},
-        **attacks(),
+        **attacks(packed=not more),
     }
+    by_id = {m[0]: m for m in MISTAKES + MORE_MISTAKES}
     if more:
-        notebooks.update({f"mistake-{m[0]}": notebook([(m[1], m[2])]) for m in MORE_MISTAKES})
+        notebooks.update({f"mistake-{key}": notebook([by_id[key][1:3]]) for key in by_id})
+    else:
+        notebooks.update({name: notebook([by_id[key][1:3] for key in ids]) for name, ids in MISTAKE_NOTEBOOKS.items()})
     if hostile is not None:
         marker, port = hostile
         notebooks["hostile-wrecker"] = wrecker()
-        notebooks["hostile-snoop"] = snoop(SOLUTION, folder / "solution.ipynb", marker, port)
+        notebooks["hostile-snoop"] = snoop(SOLUTION, folder / "solution.ipynb", marker, port, nst_solution=not more)
     for name, nb in notebooks.items():
         nbformat.write(nb, folder / f"{name}.ipynb")
     return sorted(notebooks)

@@ -1,7 +1,8 @@
 """nst batch on a real local Ray instance (2 CPUs), with tiny images (32x48) and 2 iterations.
 
 One Ray instance serves the whole module (``nst.frontends.batch.main`` uses the one this process
-started), so its worker processes, with TensorFlow and the weights loaded, serve every test.
+started), so its worker processes, with TensorFlow and the weights loaded, serve every test, the
+clip (nst video's, as content) too.
 """
 
 import csv
@@ -191,6 +192,24 @@ def test_manifest_rows_with_their_own_options(ray_local, inputs, tmp_path):
     assert main(["--manifest", str(manifest), "--output-dir", str(out), *SMALL, "--force"]) == 1
     assert image.stat().st_mtime_ns != before
     assert len(rows_of(out)) == 3
+
+
+@pytest.mark.slow
+def test_a_clip_in_a_batch_is_one_job(ray_local, small_clip, tmp_path, weights_h5):
+    """nst batch with a clip as content: one Ray task stylises its frames in order; one results line for it."""
+    from nst.engine.video.clip import describe_mp4
+
+    out = tmp_path / "batch"
+    style = ROOT / "images" / "starry_night.jpg"
+    argv = ["--content", str(small_clip), "--style", str(style), "--output-dir", str(out), "--size", "64x96"]
+    assert main([*argv, "--iterations", "4", "--seed", "0", "--model", str(weights_h5), "--quiet"]) == 0
+    (row,) = rows_of(out)
+    assert (row["status"], row["frames"], row["clip"]) == ("done", 6, "stylized.mp4")
+    folder = out / row["job"]
+    assert describe_mp4(folder / "stylized.mp4") == (6, 24, 96, 64, True)
+    with open(folder / "frames.csv", newline="") as f:
+        assert [int(r["frame"]) for r in csv.DictReader(f)] == list(range(6))
+    assert (folder / "generated_image.jpg").is_file()
 
 
 def busy_workers():

@@ -1,5 +1,6 @@
 """nst video: flow, warp and masks against a clip whose motion is known; the temporal term; a whole clip
-end to end (a playable mp4 of the right length and rate), Ctrl-C and --resume; bad input and odd clips."""
+end to end (a playable mp4 of the right length and rate), Ctrl-C and --resume; bad input and odd clips.
+The clip (``small_clip``) is conftest's; a clip in nst batch is tested with nst batch's Ray (test_batch.py)."""
 
 import csv
 import json
@@ -33,23 +34,6 @@ def moving():
         read_image(ROOT / "images" / "chelsea_cat.png"),
     )
     return known_motion_clip(photo, patch, 6, 300, 400)
-
-
-@pytest.fixture(scope="module")
-def small_clip(tmp_path_factory):
-    """A 64x96 clip of 6 frames at 24 fps with a sound track (the pan, zoom and patch, smaller and slower)."""
-    folder = tmp_path_factory.mktemp("clip")
-    photo, patch = (
-        read_image(ROOT / "images" / "golden_gate_bridge.jpg"),
-        read_image(ROOT / "images" / "chelsea_cat.png"),
-    )
-    frames = known_motion_clip(photo, patch, 6, 64, 96, pan=(1.0, 0.3), speed=(-3.0, 1.5)).frames
-    silent = folder / "silent.mp4"
-    write_mp4(frames, silent, 24)
-    sound = folder / "clip.mp4"
-    tone = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(silent), "-f", "lavfi", "-i", "sine=440:d=1"]
-    subprocess.run(tone + ["-map", "0:v", "-map", "1:a", "-c:v", "copy", "-shortest", str(sound)], check=True)
-    return sound
 
 
 # --- flow, warp, masks, the temporal term: judged by the known motion ---------------------------------
@@ -243,29 +227,3 @@ def test_help_loads_no_tensorflow():
     ])  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-
-
-@pytest.mark.slow
-def test_a_clip_in_a_batch_is_one_job(small_clip, tmp_path, weights_h5, monkeypatch):
-    """nst batch with a clip as content: one Ray task stylises its frames in order; one results line for it."""
-    import logging
-
-    import ray
-
-    from nst.frontends.batch import main as batch_main
-
-    monkeypatch.setenv("NST_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    out = tmp_path / "batch"
-    style = ROOT / "images" / "starry_night.jpg"
-    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    try:
-        argv = ["--content", str(small_clip), "--style", str(style), "--output-dir", str(out), "--size", "64x96"]
-        assert batch_main([*argv, "--iterations", "4", "--seed", "0", "--model", str(weights_h5), "--quiet"]) == 0
-    finally:
-        ray.shutdown()
-    (row,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert (row["status"], row["frames"], row["clip"]) == ("done", 6, "stylized.mp4")
-    folder = out / row["job"]
-    assert describe_mp4(folder / "stylized.mp4") == (6, 24, 96, 64, True)
-    assert [int(r["frame"]) for r in rows(folder)] == list(range(6)) and (folder / "generated_image.jpg").is_file()
