@@ -161,6 +161,25 @@ def test_conv_relu_gradient_is_the_input_gradient(shape):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
+def test_turns_time_steps_of_one_variant_in_a_row():
+    """--turn 3: each turn one untimed step (it follows another variant's), then two timed, as in a run."""
+    order = []
+
+    def step(name):
+        def run():
+            order.append(name)
+            return tf.constant(float(len(order)))
+
+        return run
+
+    times = bench.time_interleaved({"a": step("a"), "b": step("b")}, warmup=1, count=4, turn=3)
+    assert order == ["a", "b"] + (["a"] * 3 + ["b"] * 3) * 2
+    assert [len(times[name][0]) for name in "ab"] == [4, 4] and times["b"][2] == len(order)
+    order.clear()
+    bench.time_interleaved({"a": step("a"), "b": step("b")}, warmup=0, count=2)
+    assert order == ["a", "b", "a", "b"]
+
+
 @pytest.mark.slow
 def test_xla_gives_the_same_J(weights_h5):
     imgs = bench.images(32, 48)

@@ -1,4 +1,5 @@
-"""Winograd's F(4x4, 3x3) (nst.kernels.winograd) computes VGG19's convolutions: same numbers, fewer multiplications."""
+"""Winograd's F(4x4, 3x3) and F(6x6, 3x3) (nst.kernels.winograd) compute VGG19's convolutions: same numbers,
+fewer multiplications."""
 
 import numpy as np
 import pytest
@@ -8,8 +9,8 @@ from nst import bench, config
 from nst.bench.layers import format_layers, layer_rows
 from nst.engine.objective import make_objective
 from nst.images import load_image
-from nst.kernels import FastKernels, winograd
-from nst.kernels.convolution import WINOGRAD_MIN_CHANNEL_PRODUCT, conv_relu, flip_kernel
+from nst.kernels import FastKernels, toom_cook, winograd
+from nst.kernels.convolution import conv_relu, flip_kernel
 from nst.options import Options
 from nst.train import compute_cost
 from nst.vgg import VGGGraph
@@ -33,13 +34,26 @@ def _relative(got, expected):
 SHAPES = [(8, 12, 4, 4), (7, 9, 3, 5), (13, 6, 16, 32), (1, 1, 4, 2), (5, 4, 8, 8)]
 
 
+def test_the_matrices_come_from_the_points():
+    """Toom-Cook's construction gives Lavin & Gray's F(4x4, 3x3) matrices for 0, ±1, ±2, entry for entry."""
+    A_T, G, B_T = toom_cook.matrices(4)
+    assert np.array_equal(B_T[0], [4, 0, -5, 0, 1, 0]) and np.array_equal(B_T[5], [0, 4, 0, -5, 0, 1])
+    assert np.array_equal(A_T[3], [0, 1, -1, 8, -8, 1]) and np.array_equal(G[3], [1 / 24, 1 / 12, 1 / 6])
+    A_T, G, B_T = toom_cook.matrices(6)
+    assert A_T.shape == (6, 8) and G.shape == (8, 3) and B_T.shape == (8, 8)
+    assert np.array_equal(B_T.astype(np.float32), B_T)  # dyadic points: every entry exact in float32
+    with pytest.raises(ValueError, match="distinct"):
+        toom_cook.matrices(4, (0, 1, 1, 2, -2))
+
+
+@pytest.mark.parametrize("m", [4, 6])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_float64_winograd_is_the_convolution(shape):
+def test_float64_winograd_is_the_convolution(shape, m):
     """In float64 the transforms are exact up to rounding: a wrong matrix entry fails here."""
     h, w, c, k = shape
     rng = np.random.default_rng(1)
     x, W = rng.normal(size=(1, h, w, c)), rng.normal(size=(3, 3, c, k))
-    got = winograd.conv3x3(tf.constant(x), tf.constant(winograd.transform_kernel(W)))
+    got = winograd.conv3x3(tf.constant(x), tf.constant(winograd.transform_kernel(W, m)))
     assert got.shape == (1, h, w, k)
     assert _relative(got, _conv(x, W).numpy()) < 1e-12
 
@@ -49,38 +63,47 @@ def test_bands_of_tile_rows_give_the_same_convolution(band_bytes, monkeypatch):
     """Large images are transformed a band of tile rows at a time: the seams must not show."""
     monkeypatch.setattr(winograd, "BAND_BYTES", band_bytes)
     rng = np.random.default_rng(4)
-    for h, w in ((17, 9), (16, 5), (3, 7)):
+    for (h, w), m in zip(((17, 9), (16, 5), (3, 7), (20, 13)), (4, 4, 4, 6)):
         x, W = rng.normal(size=(1, h, w, 8)), rng.normal(size=(3, 3, 8, 6))
-        got = winograd.conv3x3(tf.constant(x), tf.constant(winograd.transform_kernel(W)))
-        assert _relative(got, _conv(x, W).numpy()) < 1e-12, (h, w)
+        got = winograd.conv3x3(tf.constant(x), tf.constant(winograd.transform_kernel(W, m)))
+        assert _relative(got, _conv(x, W).numpy()) < 1e-12, (h, w, m)
 
 
+@pytest.mark.parametrize("m", [4, 6])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_float32_winograd_rounds_like_float32(shape):
+def test_float32_winograd_rounds_like_float32(shape, m):
     h, w, c, k = shape
     rng = np.random.default_rng(2)
     x, W = rng.normal(size=(1, h, w, c)), rng.normal(size=(3, 3, c, k))
-    U = tf.constant(winograd.transform_kernel(W), tf.float32)
+    U = tf.constant(winograd.transform_kernel(W, m), tf.float32)
     got = winograd.conv3x3(tf.constant(x, tf.float32), U)
     assert _relative(got, _conv(x, W).numpy()) < 1e-5
 
 
 def test_every_winograd_layer_matches_the_direct_convolution_on_real_activations(weights):
-    """The exercise's content picture at 300x400: each layer's input from the direct pass, both outputs 1e-4 apart."""
+    """The exercise's content picture at 300x400: each layer's input from the direct pass, F(4x4) and
+    F(6x6) each within 1e-4 of the direct convolution (largest error relative to the largest output)."""
     content = load_image(config.CONTENT_IMAGE, config.IMAGE_HEIGHT, config.IMAGE_WIDTH)
     graph = VGGGraph(weights, config.IMAGE_HEIGHT, config.IMAGE_WIDTH)  # TensorFlow's own convolutions
+    kernels = FastKernels(weights)
     layers = graph.layers[: graph.layers.index("conv5_1") + 1]
     acts = graph.forward(content, layers)
-    previous, checked = tf.cast(content, tf.float32), []
+    previous, used, used_6x6 = tf.cast(content, tf.float32), {}, {}
+    six = FastKernels(weights)
+    six.winograd_6x6 = True  # off by default (exact tiles need one algorithm per layer at every size)
     for name in layers:
-        W = weights[name][0] if name in weights else None
-        if W is not None and W.shape[2] * W.shape[3] >= WINOGRAD_MIN_CHANNEL_PRODUCT:
+        if name.startswith("conv"):
+            W = weights[name][0]
+            used[name] = kernels.tile_for(tf.constant(W), *previous.shape[1:3])
+            used_6x6[name] = six.tile_for(tf.constant(W), *previous.shape[1:3])
             direct = _conv(previous, W).numpy()
-            fast = winograd.conv3x3(previous, tf.constant(winograd.transform_kernel(W), tf.float32))
-            assert _relative(fast, direct) < 1e-4, name
-            checked.append(name)
+            for m in (4, 6) if name >= "conv2_2" else ():
+                fast = winograd.conv3x3(previous, tf.constant(winograd.transform_kernel(W, m), tf.float32))
+                assert _relative(fast, direct) < 1e-4, (name, m)
         previous = acts[name]
-    assert checked == [name for name in layers if name.startswith("conv") and name >= "conv3_1"]
+    assert {name for name, m in used.items() if m == 4} == {name for name in used if name >= "conv3_1"}
+    assert {name for name, m in used_6x6.items() if m == 4} == {name for name in used if name >= "conv4_1"}
+    assert {name for name, m in used_6x6.items() if m == 6} == {name for name in used if "conv2_2" <= name < "conv4_1"}
 
 
 def test_the_graph_uses_winograd_on_the_cpu_and_the_same_activations(weights):
@@ -103,7 +126,7 @@ def test_winograd_gradient_is_the_input_gradient():
     W = rng.normal(size=(3, 3, 16, 24)).astype(np.float32)
     b = tf.constant(rng.normal(size=(24,)), tf.float32)
     dy = tf.constant(rng.normal(size=(1, 10, 13, 24)), tf.float32)
-    U, U_flipped = (tf.constant(winograd.transform_kernel(k), tf.float32) for k in (W, flip_kernel(W).numpy()))
+    U, U_flipped = (tf.constant(winograd.transform_kernel(k, 6), tf.float32) for k in (W, flip_kernel(W).numpy()))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         plain = tf.nn.relu(_conv(x, W) + b)
@@ -113,11 +136,15 @@ def test_winograd_gradient_is_the_input_gradient():
     assert _relative(tape.gradient(fast, x, dy), expected) < 1e-5
 
 
+# TensorFlow's own convolutions for every layer: what nst's fast kernels are checked against.
+DIRECT = {"winograd": False}
+
+
 def test_J_and_its_gradient_match_the_direct_convolution(weights_h5):
     content, style, generated = bench.images(96, 128)
     terms = {}
     for winograd_on in (True, False):
-        level = bench.exercise_level(weights_h5, content, style, kernel_settings={"winograd": winograd_on})
+        level = bench.exercise_level(weights_h5, content, style, kernel_settings=None if winograd_on else DIRECT)
         objective = make_objective(level, Options())
         image = tf.constant(generated)
         with tf.GradientTape() as tape:
@@ -139,7 +166,7 @@ def test_J_after_20_adam_steps_matches_the_direct_convolution(weights_h5):
     imgs = bench.images(96, 128)
     J = {}
     for winograd_on in (True, False):
-        step = bench.nst_step(weights_h5, *imgs, kernel_settings={"winograd": winograd_on})
+        step = bench.nst_step(weights_h5, *imgs, kernel_settings=None if winograd_on else DIRECT)
         J[winograd_on] = [float(step()) for _ in range(20)][-1]
     assert abs(J[True] - J[False]) / J[False] < 2e-3
 
@@ -148,7 +175,8 @@ def test_the_layer_table_times_both_algorithms_per_convolution(weights_h5):
     rows = layer_rows(weights_h5, 64, 96, runs=1, last="conv3_1")
     assert [(r["layer"], r["pass"]) for r in rows][:3] == [("conv1_1", "forward"), ("conv1_1", "gradient"),
                                                             ("conv1_2", "forward")]  # fmt: skip
-    assert [r["used"] for r in rows] == ["direct"] * 8 + ["winograd"] * 2
-    assert rows[-1]["shape"] == "16x24 256->128" and all(r["direct_ms"] > 0 and r["winograd_ms"] > 0 for r in rows)
+    assert [r["used"] for r in rows] == ["direct"] * 8 + ["F4"] * 2  # 16x24: F(6x6) would pad too much
+    assert rows[-1]["shape"] == "16x24 256->128"
+    assert all(r["direct_ms"] > 0 and r["winograd_ms"] > 0 and r["winograd6_ms"] > 0 for r in rows)
     table = format_layers(rows, matmul_gflops=100.0)
     assert "all 10 convolutions" in table and "effective GFLOP/s" in table

@@ -44,10 +44,11 @@ from nst.engine.runtime import configure_threads, describe_threads, peak_rss_mb
 from nst.engine.targets import content_target, style_activations
 from nst.engine.values import Size
 from nst.errors import NSTError
-from nst.images import generate_noise_image, load_image
+from nst.images import generate_noise_image, load_image, reshape_and_normalize_image
 from nst.kernels import FastKernels
 from nst.kernels.convolution import onednn_enabled
 from nst.kernels.precision import compute_dtype
+from nst.train import compute_cost
 from nst.vgg import VGGGraph
 from nst.weights import KERAS_H5
 
@@ -56,6 +57,7 @@ DIRECT = {"winograd": False}  # direct convolutions, as before Winograd
 VARIANTS = {
     "fp32": ("fp32", False, {}),
     "fp32-direct": ("fp32", False, DIRECT),
+    "fp32-6x6": ("fp32", False, {"winograd_6x6": True}),  # F(6x6, 3x3) where it needs fewer products
     "fp32-xla": ("fp32", True, {}),
     "fp32-tfgrad": ("fp32", False, {**DIRECT, "flipped_gradient": False}),
     "fp32-flipgrad": ("fp32", False, {**DIRECT, "flipped_gradient": True}),
@@ -111,34 +113,42 @@ def exact_size(text):
     return size.height, size.width
 
 
-def time_interleaved(steps, warmup, count):
-    """Run each of ``steps`` ({name: step() -> J}) warmup + count times, one of each in turn.
+def time_interleaved(steps, warmup, count, turn=1):
+    """Run each of ``steps`` ({name: step() -> J}) warmup + count times, taking turns.
 
-    Returns {name: (wall seconds list, CPU seconds list, final J)} for the timed steps.
+    With ``turn`` = 1 one step of each in turn; with more, each turn is ``turn`` steps of the same
+    variant in a row, the first of them not timed: a run's steps follow steps of their own graph,
+    never another's, and the first after another graph's pays for caches and memory the other one
+    left (``--turn``). Returns {name: (wall seconds list, CPU seconds list, final J)} for the
+    ``count`` timed steps.
     """
     for _ in range(warmup):
         for step in steps.values():
             step().numpy()
     times = {name: ([], [], None) for name in steps}
-    for _ in range(count):
+    timed_per_turn = max(1, turn - 1)
+    for _ in range(-(-count // timed_per_turn)):
         for name, step in steps.items():
-            wall, cpu = time.perf_counter(), time.process_time()
-            J = float(step().numpy())
-            walls, cpus, _ = times[name]
-            walls.append(time.perf_counter() - wall)
-            cpus.append(time.process_time() - cpu)
-            times[name] = (walls, cpus, J)
+            if turn > 1:
+                step().numpy()  # follows another variant's step: not timed
+            for _ in range(min(timed_per_turn, count - len(times[name][0]))):
+                wall, cpu = time.perf_counter(), time.process_time()
+                J = float(step().numpy())
+                walls, cpus, _ = times[name]
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+                times[name] = (walls, cpus, J)
     return times
 
 
-def bench_size(weights, height, width, variants, warmup, count):
+def bench_size(weights, height, width, variants, warmup, count, turn=1):
     """The rows of the table for one image size."""
     content, style, generated = images(height, width)
     steps = {"baseline": make_baseline_step(weights, content, style, generated)[0]}
     for name in variants:
         steps[name] = nst_step(weights, content, style, generated, *VARIANTS[name])
     print(f"{height}x{width}: {len(steps)} steps, {warmup} + {count} runs each...", file=sys.stderr, flush=True)
-    times = time_interleaved(steps, warmup, count)
+    times = time_interleaved(steps, warmup, count, turn)
     base_wall, base_cpu = (statistics.median(t) for t in times["baseline"][:2])
     reference = times["fp32"][2] if "fp32" in times else None
     rows = []
@@ -157,7 +167,7 @@ def bench_size(weights, height, width, variants, warmup, count):
                 "gflops": gflop / wall,
                 "gflops_per_cpu_s": gflop / cpu,
                 "conv_gflop_per_step": gflop,
-                "steps": warmup + count,
+                "steps": warmup + count + (-(-count // (turn - 1)) if turn > 1 else 0),
                 "J": J,
                 "J_rel_vs_fp32": relative,
             }
@@ -197,12 +207,31 @@ def peak_rss_of_default_step(size, steps, threads):
 # output size: the quality preset minimises J + tv_weight·J_tv, so its rows are read through
 # ``exercise_J`` (its TV term left out), and at a coarse scale of a multiscale run J is a different
 # problem's, so only the output size's iterations count. Each row's clock starts before anything of
-# it is built (the graph, the targets, the trace and SciPy's set-up are all part of its time).
+# it is built (the graph, the targets, the trace and SciPy's set-up are all part of its time). A
+# row whose network runs in reduced precision is judged by the J of its pictures computed in float32
+# (``float32_judge``, its time not counted), not by its network's own J. Rounding a picture to RGB
+# 0-255 moves J by < 0.05 % (measured near the end of a preset run, J ~ 2.9e6).
 
 
 def exercise_J(costs, options):
     """J = α·J_content + β·J_style from a row's cost terms (a preset's J_tv left out)."""
     return options.alpha * float(costs["J_content"]) + options.beta * float(costs["J_style"])
+
+
+def float32_judge(weights, height, width):
+    """picture (height, width, 3) RGB 0-255 -> the exercise's J of it, VGG19 in float32 (``exercise_J``).
+
+    The exercise's problem at that size (its images, layers, α and β) on the exercise's own VGG19
+    (TensorFlow's convolutions, not nst's faster kernels: the judge is the reference), traced once;
+    one forward pass per call. Whatever a run's network computed in, its picture is judged by this J.
+    """
+    content, style, _ = images(height, width)
+    options, graph = Options(), VGGGraph(load_weights(weights), height, width)
+    a_C = content_target(graph, content, config.CONTENT_LAYER).numpy()
+    level = Level(graph, content, a_C, style_activations(graph, [style], [1.0], config.STYLE_LAYERS))
+    objective = make_objective(level, options)
+    cost = tf.function(lambda image: compute_cost(image, objective), input_signature=[tf.TensorSpec(content.shape)])
+    return lambda picture: exercise_J(cost(reshape_and_normalize_image(picture)), options)
 
 
 def losses_until(weights, images, optimizer, target, iterations):
@@ -218,12 +247,14 @@ def losses_until(weights, images, optimizer, target, iterations):
     return losses, seconds
 
 
-def preset_losses_until(weights, height, width, target, preset="quality", output_dir=None):
+def preset_losses_until(weights, height, width, target, preset="quality", output_dir=None, **values):
     """Run ``nst.engine.run.run`` with ``--preset`` at height x width, seed 0, until the exercise's J <= target.
 
     Returns (exercise J list, cumulative seconds list, options): one entry per iteration at the
-    output size, the seconds counted from before ``run`` was called. The preset's own iterations
-    cap the run; its files go to a temporary folder unless ``output_dir`` is given.
+    output size, the seconds counted from before ``run`` was called. With a network in reduced
+    precision the J is ``float32_judge``'s, its time left out of the seconds. The preset's own
+    iterations cap the run; its files go to a temporary folder unless ``output_dir`` is given;
+    ``values``: other options of the run (e.g. precision="fp32").
     """
     folder = tempfile.TemporaryDirectory(prefix="nst-bench-") if output_dir is None else None
     options = Options(
@@ -233,15 +264,24 @@ def preset_losses_until(weights, height, width, target, preset="quality", output
         model=Path(weights),
         quiet=True,
         output_dir=output_dir or folder.name,
+        **values,
     )
     losses, seconds, reached = [], [], threading.Event()
     multiscale = len(level_sizes(height, width, options.multiscale)) > 1
+    judge = None if options.precision == "fp32" else float32_judge(weights, height, width)
+    judging = 0.0  # seconds spent by the judge, not the run's
 
     def on_iteration(step):
-        elapsed = time.perf_counter() - start
+        nonlocal judging
+        elapsed = time.perf_counter() - start - judging
         if multiscale and step.image().shape[:2] != (height, width):
             return  # a coarse scale: its J is another problem's
-        losses.append(exercise_J(step.costs, options))
+        if judge is None:
+            losses.append(exercise_J(step.costs, options))
+        else:
+            began = time.perf_counter()
+            losses.append(judge(step.image()))
+            judging += time.perf_counter() - began
         seconds.append(elapsed)
         if target is not None and losses[-1] <= target:
             reached.set()
@@ -256,10 +296,11 @@ def preset_losses_until(weights, height, width, target, preset="quality", output
     return losses, seconds, options
 
 
-def quality_row(name, size, target, losses, seconds):
+def quality_row(name, size, target, losses, seconds, precision="fp32"):
     reached = next((i for i, J in enumerate(losses) if J <= target), None)
     return {
         "optimizer": name,
+        "precision": precision,
         "size": size,
         "target_J": target,
         "final_J": losses[-1] if losses else None,
@@ -284,8 +325,8 @@ def time_to_quality(weights, height, width, iterations):
     rows[0]["iterations"], rows[0]["seconds"] = len(losses), seconds[-1]  # the faithful run, whole
     losses, seconds = losses_until(weights, imgs, "lbfgs", target, iterations)
     rows.append(quality_row("lbfgs", size, target, losses, seconds))
-    losses, seconds, _ = preset_losses_until(weights, height, width, target)
-    rows.append(quality_row("quality preset", size, target, losses, seconds))
+    losses, seconds, options = preset_losses_until(weights, height, width, target)
+    rows.append(quality_row("quality preset", size, target, losses, seconds, options.precision))
     for row in rows:
         row["speedup"] = None if row["seconds"] is None else rows[0]["seconds"] / row["seconds"]
     return rows
@@ -320,7 +361,8 @@ def format_table(report):
         else:
             reached = f"{q['iterations']} iterations, {q['seconds']:.1f} s, {q['speedup']:.2f}x sooner than Adam"
         lines.append(
-            f"time to the exercise's J <= {q['target_J']:.6g} ({q['size']}): {q['optimizer']:14} {reached} "
+            f"time to the exercise's J <= {q['target_J']:.6g} ({q['size']}): {q['optimizer']:14} "
+            f"{q['precision']:4} {reached} "
             f"(final J {q['final_J']:.6g})"
         )
     return "\n".join(lines)
@@ -331,6 +373,7 @@ def build_parser():
     p.add_argument("--sizes", default="300x400,512x512", help="HEIGHTxWIDTH,...")
     p.add_argument("--steps", type=int, default=10, help="timed steps per variant, after the warm-up")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per variant (the first one traces)")
+    p.add_argument("--turn", type=int, default=1, help="steps of a variant in a row, the first not timed (1: none)")
     p.add_argument("--variants", default=DEFAULT_VARIANTS, help=f"nst variants, from {','.join(VARIANTS)}")
     p.add_argument("--threads", default="0,0", help="INTRA,INTER thread pools (0: TensorFlow's default)")
     p.add_argument("--model", default=str(WEIGHTS), help="VGG19 weights, Keras .h5")
@@ -375,7 +418,7 @@ def main(argv=None):
     m = report["machine"]
     m["matmul_gflops"], m["matmul_gflops_per_cpu_s"] = matmul_gflops(args.matmul_size)
     for height, width in sizes:
-        report["rows"] += bench_size(weights, height, width, variants, args.warmup, args.steps)
+        report["rows"] += bench_size(weights, height, width, variants, args.warmup, args.steps, args.turn)
     if args.layers:
         report["layers"] = layer_rows(weights, *sizes[0])
     if args.rss_size != "none":

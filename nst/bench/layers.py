@@ -1,4 +1,5 @@
-"""Each convolution of nst's step alone: direct vs Winograd, as effective GFLOP/s (``nst.bench --layers``).
+"""Each convolution of nst's step alone: direct vs Winograd's F(4x4) and F(6x6), as effective GFLOP/s
+(``nst.bench --layers``).
 
 For every 3x3 convolution the exercise's step runs (conv1_1 ... conv5_1, forward and input
 gradient; the gradient is the forward convolution with the flipped kernel, the way nst computes
@@ -19,7 +20,7 @@ from nst import config
 from nst.engine.run import load_weights
 from nst.images import load_image
 from nst.kernels import winograd
-from nst.kernels.convolution import WINOGRAD_MIN_CHANNEL_PRODUCT, flip_kernel
+from nst.kernels.convolution import FastKernels, flip_kernel
 from nst.vgg import VGGGraph
 
 
@@ -34,9 +35,14 @@ def _median_seconds(function, runs):
 
 
 def layer_rows(weights_path, height, width, runs=5, last="conv5_1"):
-    """[{layer, pass, shape, gflop, direct_ms, winograd_ms, used}] for each convolution up to ``last``."""
+    """[{layer, pass, shape, gflop, direct_ms, winograd_ms, winograd6_ms, used}] for each convolution up to ``last``.
+
+    winograd_ms is F(4x4, 3x3)'s, winograd6_ms F(6x6, 3x3)'s; used: "direct", "F4" or "F6", what nst's
+    step (``FastKernels.tile_for``) runs.
+    """
     weights = load_weights(weights_path)
     graph = VGGGraph(weights, height, width)  # TensorFlow's own convolutions: the activations as the exercise has them
+    kernels = FastKernels(weights)
     layers = graph.layers[: graph.layers.index(last) + 1]
     content = load_image(config.CONTENT_IMAGE, height, width)
     acts = graph.forward(content, layers)
@@ -47,9 +53,11 @@ def layer_rows(weights_path, height, width, runs=5, last="conv5_1"):
             for which, kernel, x in (("forward", W, previous), ("gradient", flip_kernel(W), acts[name])):
                 _, h, w, c = x.shape
                 k = kernel.shape[-1]
-                U = tf.constant(winograd.transform_kernel(kernel.numpy()), tf.float32)
+                U4, U6 = (tf.constant(winograd.transform_kernel(kernel.numpy(), m), tf.float32) for m in (4, 6))
                 direct = tf.function(lambda x=x, kernel=kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
-                fast = tf.function(lambda x=x, U=U: winograd.conv3x3(x, U))
+                fast = tf.function(lambda x=x, U=U4: winograd.conv3x3(x, U))
+                fast6 = tf.function(lambda x=x, U=U6: winograd.conv3x3(x, U))
+                m = kernels.tile_for(kernel, h, w)
                 rows.append(
                     {
                         "layer": name,
@@ -58,7 +66,8 @@ def layer_rows(weights_path, height, width, runs=5, last="conv5_1"):
                         "gflop": 2 * h * w * 9 * c * k / 1e9,
                         "direct_ms": 1e3 * _median_seconds(direct, runs),
                         "winograd_ms": 1e3 * _median_seconds(fast, runs),
-                        "used": "winograd" if c * k >= WINOGRAD_MIN_CHANNEL_PRODUCT else "direct",
+                        "winograd6_ms": 1e3 * _median_seconds(fast6, runs),
+                        "used": "direct" if m is None else f"F{m}",
                     }
                 )
         previous = acts[name]
@@ -69,18 +78,18 @@ def format_layers(rows, matmul_gflops):
     """The table: per convolution, ms and effective GFLOP/s of each algorithm, and % of the matmul rate."""
     lines = [
         f"{'layer':8} {'pass':8} {'shape':18} {'GFLOP':>6} {'direct ms':>9} {'GFLOP/s':>8} "
-        f"{'winograd ms':>11} {'eff GFLOP/s':>11} {'% matmul':>8}  used"
+        f"{'F4 ms':>7} {'eff GFLOP/s':>11} {'F6 ms':>7} {'eff GFLOP/s':>11} {'% matmul':>8}  used"
     ]
-    totals = {"direct": 0.0, "winograd": 0.0, "used": 0.0}
+    ms = {"direct": "direct_ms", "F4": "winograd_ms", "F6": "winograd6_ms"}
+    totals = {"direct": 0.0, "used": 0.0}
     for r in rows:
-        direct, fast = r["gflop"] / r["direct_ms"] * 1e3, r["gflop"] / r["winograd_ms"] * 1e3
-        used_ms = r["winograd_ms"] if r["used"] == "winograd" else r["direct_ms"]
+        rates = {name: r["gflop"] / r[key] * 1e3 for name, key in ms.items()}
         totals["direct"] += r["direct_ms"]
-        totals["winograd"] += r["winograd_ms"]
-        totals["used"] += used_ms
+        totals["used"] += r[ms[r["used"]]]
         lines.append(
-            f"{r['layer']:8} {r['pass']:8} {r['shape']:18} {r['gflop']:6.2f} {r['direct_ms']:9.1f} {direct:8.0f} "
-            f"{r['winograd_ms']:11.1f} {fast:11.0f} {100 * fast / matmul_gflops:7.0f}%  {r['used']}"
+            f"{r['layer']:8} {r['pass']:8} {r['shape']:18} {r['gflop']:6.2f} {r['direct_ms']:9.1f} "
+            f"{rates['direct']:8.0f} {r['winograd_ms']:7.1f} {rates['F4']:11.0f} {r['winograd6_ms']:7.1f} "
+            f"{rates['F6']:11.0f} {100 * rates[r['used']] / matmul_gflops:7.0f}%  {r['used']}"
         )
     gflop = sum(r["gflop"] for r in rows)
     lines.append(

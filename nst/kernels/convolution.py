@@ -24,6 +24,15 @@ FLIPPED_MIN_CHANNELS = 16
 # measured each layer alone at 300x400 (`python -m nst.bench --layers`): conv1_2 77 ms by Winograd
 # vs 44 direct, conv2_1 30 vs 23, conv2_2 50 vs 46, conv3_1 18.5 vs 22.5, conv4_2 24 vs 43.
 WINOGRAD_MIN_CHANNEL_PRODUCT = 128 * 256
+# F(6x6, 3x3) from this product on (conv2_2, 128x128, on), in float32, where it needs fewer products
+# than F(4x4, 3x3): its tiles' n² = 64 positions per 36 outputs against 36 per 16, but a partial last
+# tile costs a whole one, and on small images the products are too small to gain. Measured each layer
+# alone at 300x400 (effective positions F(6x6)/F(4x4) in brackets): conv2_2 (0.80) 29.2 ms by F(6x6)
+# vs 40.5 by F(4x4) and 43.5 direct, conv3_2 (0.83) 20.3 vs 24.5, conv4_2 (0.86) 22.8 vs 20.8, conv5_1
+# (1.02) 11.5 vs 8.9. In bfloat16 its larger transform constants cost more accuracy than F(4x4)'s (the
+# transformed tiles round to 8 bits), so bfloat16 keeps F(4x4).
+WINOGRAD_6X6_MIN_CHANNEL_PRODUCT = 128 * 128
+WINOGRAD_6X6_MAX_POSITIONS = 0.85  # F(6x6) where its transformed positions are at most this x F(4x4)'s
 
 
 def onednn_enabled():
@@ -67,7 +76,7 @@ def conv_relu(x, b, conv, conv_flipped):
     ``flip_kernel(W)``: for such a convolution the input gradient is itself a SAME convolution
     of the output gradient with the flipped, transposed kernel. So the backward pass can run
     the same fast forward algorithm (TensorFlow's CPU Conv2D beats its Conv2DBackpropInput
-    without oneDNN; Winograd's F(4x4, 3x3) beats both where channels are many). b must be
+    without oneDNN; Winograd's F(m x m, 3x3) beats both where channels are many). b must be
     a tensor, not a variable: no gradient flows to the weights.
     """
 
@@ -98,6 +107,7 @@ class FastKernels:
     Switches, each on where it pays and settable on an instance (the values do not change):
         winograd -- Winograd's F(4x4, 3x3) where channels are many (not on a GPU, not in float16:
             its transformed tiles are up to ~100x the activations, past float16's range)
+        winograd_6x6 -- F(6x6, 3x3) where it needs fewer products (float32 only, see ``tile_for``; off by default)
         flipped_gradient -- input gradients as forward convolutions (see ``conv_relu``)
         recompute_blocks -- VGG19 blocks (e.g. {1, 2}) run under ``tf.recompute_grad``
     """
@@ -105,14 +115,30 @@ class FastKernels:
     def __init__(self, weights):
         self.weights = weights
         self.winograd = winograd_pays()
+        # Off by default: measured 1.10x faster per step at 300x400, but which of F(4x4) and F(6x6) a layer
+        # gets depends on its input's size, so a tile and the whole image can differ by algorithm, and exact
+        # tiles (nst.kernels.tiles) then miss their bar (gradient 4.5e-4 from the whole image's, bar 1e-4).
+        self.winograd_6x6 = False
         self.flipped_gradient = flipped_gradient_pays()
         self.recompute_blocks = frozenset()
         self._flipped = {}  # name -> flip_kernel(W), made on first use
 
+    def tile_for(self, W, height, width):
+        """m of the Winograd F(m x m, 3x3) that computes W's convolution of a height x width input, or None: direct."""
+        channels = W.shape[2] * W.shape[3]
+        if not self.winograd or W.dtype == tf.float16:
+            return None
+        if self.winograd_6x6 and W.dtype == tf.float32 and channels >= WINOGRAD_6X6_MIN_CHANNEL_PRODUCT:
+            positions = {m: -(-height // m) * -(-width // m) * (m + 2) ** 2 for m in (4, 6)}
+            if positions[6] <= WINOGRAD_6X6_MAX_POSITIONS * positions[4]:
+                return 6
+        return 4 if channels >= WINOGRAD_MIN_CHANNEL_PRODUCT else None
+
     def conv_relu(self, name, x, W, b):
         """relu(conv2d(x, W) + b), by Winograd or directly; its gradient by a forward convolution (see conv_relu)."""
-        if self.winograd and W.dtype != tf.float16 and W.shape[2] * W.shape[3] >= WINOGRAD_MIN_CHANNEL_PRODUCT:
-            U, U_flipped = winograd.kernels(self.weights[name][0], W.dtype)
+        m = self.tile_for(W, *x.shape[1:3])
+        if m is not None:
+            U, U_flipped = winograd.kernels(self.weights[name][0], W.dtype, m)
             return conv_relu(x, b, lambda t: winograd.conv3x3(t, U), lambda t: winograd.conv3x3(t, U_flipped))
         if not self.flipped_gradient or W.shape[2] < FLIPPED_MIN_CHANNELS:
             return tf.nn.relu(tf.nn.bias_add(_conv2d(x, W), b))
