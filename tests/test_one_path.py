@@ -107,7 +107,13 @@ def test_a_file_re_exporting_nsts_functions_gives_the_default_J(tmp_path, weight
     same = write(tmp_path, "same.py", f"from nst.costs import {names}\n")
     default = run(small(tmp_path, "default"))
     learner = run(small(tmp_path, "learner", costs=same))
-    assert [r.costs for r in learner.rows] == [r.costs for r in default.rows]
+    # The same J to float32's rounding: two runs in one process need not agree to the last bit (seen once in
+    # a whole suite: J_style 185933232 against 185933248 after one step, 9e-8), while a learner's function
+    # that differs at all (a Gram twice too large, a missing square) moves J by far more.
+    assert len(learner.rows) == len(default.rows) == 2
+    for ours, theirs in zip(learner.rows, default.rows):
+        assert ours.costs.keys() == theirs.costs.keys()
+        assert all(ours.costs[k] == pytest.approx(theirs.costs[k], rel=1e-6) for k in theirs.costs)
 
 
 def test_a_learners_gram_matrix_is_used_inside_nsts_style_cost(tmp_path, weights_h5, capsys):
