@@ -65,7 +65,7 @@ def choose_tile(height, width, options, largest=None):
     is coarser: a run's peak is its largest scale's (what TensorFlow's allocator took for one
     scale stays taken for the next), so when the largest scale goes into tiles, a coarser one is
     tiled too where whole it would pass the largest scale's estimate (at 4096 px the 952x2048
-    scale, 8.7 GiB whole, under the 1904x4096 scale's 7.3 GiB in tiles).
+    scale, 8.7 GiB whole, under the 1904x4096 scale's 6.8 GiB in tiles).
     """
     if options.tile is not None:
         return options.tile if options.tile and max(height, width) > options.tile else None
