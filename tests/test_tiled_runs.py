@@ -6,7 +6,7 @@ import pytest
 from nst.engine import resources
 from nst.engine.options import Options
 from nst.engine.problem import EDGE, Problem
-from nst.engine.report import Progress
+from nst.engine.report import Progress, Row
 from nst.errors import NSTError
 
 
@@ -35,16 +35,24 @@ def test_a_scale_goes_into_tiles_only_past_the_budget_or_when_asked():
 
 
 def test_a_coarser_scale_never_takes_more_than_the_largest_one_in_tiles():
-    """A run's peak is its largest scale's: a coarse scale that whole would pass the largest scale's
-    tiled estimate goes into tiles as well (4096 px: the 952x2048 scale, 8.7 GiB whole)."""
+    """What oneDNN's allocator takes for a scale's activations it keeps, and the largest scale's state
+    comes on top: when the largest scale goes into tiles, a coarser scale's activations (whole or in
+    tiles) take no more than its tiles (4096 px: the 952x2048 scale, 8.3 GiB whole, goes into tiles)."""
     options, top = Options(max_memory=12), (1968, 4160)  # 4096 px with its canvas margins
     tile = resources.choose_tile(*top, options)
     assert tile is not None
     assert resources.choose_tile(984, 2080, options) is None  # alone, 2048 px fits 12 GiB whole
     coarse = resources.choose_tile(984, 2080, options, largest=top)
-    assert coarse is not None and resources.tiled_peak(984, 2080, coarse) <= resources.tiled_peak(*top, tile)
+    assert coarse is not None and resources.tile_pool(984, 2080, coarse) <= resources.tile_pool(*top, tile)
     assert resources.choose_tile(488, 1056, options, largest=top) is None  # small enough whole
     assert resources.choose_tile(984, 2080, options, largest=(984, 2080)) is None  # the largest itself, whole
+    # 8192 px: its 512 px tiles take ~1 GiB, so every scale from 476x1024 on goes into tiles of at most 512 px
+    # (before, the 952x2048 scale ran whole and its ~7 GiB stayed under the largest scale's state: 13.8 GiB).
+    top = (3936, 8320)
+    assert resources.choose_tile(*top, options) == 512
+    sides = [resources.choose_tile(h, w, options, largest=top) for h, w in ((246, 520), (492, 1040), (984, 2080))]
+    assert sides[0] is None and all(side is not None and side <= 512 for side in sides[1:])
+    assert resources.choose_tile(1968, 4160, options, largest=top) == 512
 
 
 def test_a_run_that_would_fill_the_disk_is_refused_first(tmp_path, monkeypatch):
@@ -73,20 +81,26 @@ def test_several_scales_are_optimised_on_a_canvas_that_is_cropped():
 
 
 def test_the_progress_moves_tile_by_tile_and_logs_the_time_left(capsys, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("nst.engine.report.time.perf_counter", lambda: now[0])
     progress = Progress(20, quiet=True)
     progress.scale(2, 2, 10, 20)
     progress.done = 10
     progress.LOG_EVERY = 0.0
-    now = [progress.started]
-    monkeypatch.setattr("nst.engine.report.time.perf_counter", lambda: now[0])
+    now[0] += 600.0  # the scale's set-up and first tiles: no pace to tell yet
+    progress.tile(4, 8)
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "iteration 11/20, scale 2/2, tile 4/8: time left known after this scale's first iteration"
+    )
+    progress.step(Row(10, {"J": 1.0}, 600.0))  # the clock starts where the first iteration ends
     now[0] += 90.0  # 4 of 8 tiles (pass 1: 4, pass 2: 4): pass 1, a third of an iteration, in 90 s
     progress.tile(4, 8)
     assert progress.fraction == pytest.approx(1 / 3)
     now[0] += 60.0
-    progress.tile(6, 8)  # two pass-2 tiles more: two thirds
+    progress.tile(6, 8)  # two pass-2 tiles more: two thirds in 150 s, 225 s an iteration, 8 1/3 left
     assert progress.fraction == pytest.approx(2 / 3)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-1] == "iteration 11/20, scale 2/2, tile 6/8: about 35 min left at this scale"
+    assert lines[-1] == "iteration 12/20, scale 2/2, tile 6/8: about 31 min left at this scale"
     progress.tile(2, 8)  # a second evaluation of the same iteration never moves it back
     assert progress.fraction == pytest.approx(2 / 3)
 
@@ -100,11 +114,13 @@ def test_a_tiled_run_gives_the_untiled_runs_losses_and_a_preview(weights_h5, tmp
     the sums over many, at a size where their margins matter."""
     import nst.engine.run
     from nst.engine.run import run
+    from nst.kernels import FastKernels
 
     monkeypatch.setattr(nst.engine.run, "PREVIEW_SIDE", 48)
     ticks = []
     monkeypatch.setattr(Progress, "tile", lambda self, done, count: ticks.append((done, count)))
     common = dict(size=(64, 96), iterations=2, seed=1, quiet=True, model=weights_h5)
+    monkeypatch.setattr(FastKernels, "winograd_6x6", False)  # the whole image's kernels as a tiled level's
     whole = run(Options(output_dir=tmp_path / "whole", **common))
     tiled = run(Options(output_dir=tmp_path / "tiled", tile=64, **common))
     for a, b in zip(whole.rows, tiled.rows, strict=True):

@@ -57,7 +57,7 @@ DIRECT = {"winograd": False}  # direct convolutions, as before Winograd
 VARIANTS = {
     "fp32": ("fp32", False, {}),
     "fp32-direct": ("fp32", False, DIRECT),
-    "fp32-6x6": ("fp32", False, {"winograd_6x6": True}),  # F(6x6, 3x3) where it needs fewer products
+    "fp32-4x4": ("fp32", False, {"winograd_6x6": False}),  # F(4x4, 3x3) only, as before F(6x6)
     "fp32-xla": ("fp32", True, {}),
     "fp32-tfgrad": ("fp32", False, {**DIRECT, "flipped_gradient": False}),
     "fp32-flipgrad": ("fp32", False, {**DIRECT, "flipped_gradient": True}),

@@ -57,7 +57,7 @@ def layer_rows(weights_path, height, width, runs=5, last="conv5_1"):
                 direct = tf.function(lambda x=x, kernel=kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
                 fast = tf.function(lambda x=x, U=U4: winograd.conv3x3(x, U))
                 fast6 = tf.function(lambda x=x, U=U6: winograd.conv3x3(x, U))
-                m = kernels.tile_for(kernel, h, w)
+                m = kernels.tile_for(kernel)
                 rows.append(
                     {
                         "layer": name,

@@ -99,11 +99,13 @@ class Problem:
         if margin:
             content = np.pad(content, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode="reflect")
             height, width = height + 2 * margin, width + 2 * margin
-        tile = choose_tile(height, width, o, largest=self.canvas(*self.levels()[-1]) if self.levels() else None)
+        tile = choose_tile(height, width, o, largest=self.largest())
         side = (height, width)
         if tile is not None:  # the graph's own input at one tile's size: no image-sized variable of zeros
             side = (min(height, tile + 2 * tiles.MARGIN), min(width, tile + 2 * tiles.MARGIN))
         graph = VGGGraph(self.weights, *side, dtype=compute_dtype(o.precision), kernels=FastKernels)
+        if tile is not None:  # F(4x4) only: its blocks meet the tiles' 16 px grid where F(6x6)'s do not
+            graph.kernels.winograd_6x6 = False  # (rounding the same as the whole image's: docs/speed.md)
         layers = [o.content_layer] + [name for name, _ in o.style_layers]
         graph.check_layers(layers)
         if tile is not None:
@@ -117,6 +119,11 @@ class Problem:
     def levels(self):
         """The run's level sizes, coarse to fine (``level_sizes`` of the output size)."""
         return level_sizes(*self.size, self.options.multiscale) if self.size else []
+
+    def largest(self):
+        """(h, w) of the run's finest level with its canvas margin (its peak memory is the run's), or None."""
+        sizes = self.levels()
+        return self.canvas(*sizes[-1]) if sizes else None
 
     def canvas(self, height, width):
         """(h, w) of the level of height x width with its canvas margin."""

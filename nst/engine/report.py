@@ -68,7 +68,8 @@ class Progress:
         self.fraction = 0.0  # how much of the current iteration the tiles done so far stand for
         self.done, self.total = initial, total
         self.first, self.stop = initial, total  # the current scale's iterations
-        self.started = self.logged = time.perf_counter()
+        self.logged = time.perf_counter()
+        self.clock = None  # (time, iterations done) when the scale's first iteration ended
         if not quiet and sys.stderr.isatty():
             self.bar = tqdm(
                 total=total,
@@ -81,7 +82,7 @@ class Progress:
     def scale(self, number, count, first, stop):
         """Scale ``number`` of ``count`` begins, iterations first .. stop - 1: the bar says which."""
         self.where = f"scale {number}/{count}" if count > 1 else ""
-        self.first, self.stop, self.started = first, stop, time.perf_counter()
+        self.first, self.stop, self.clock = first, stop, None
         if self.bar is not None:
             self.bar.set_description_str(self.where, refresh=False)
 
@@ -98,10 +99,18 @@ class Progress:
             self.bar.update(fraction - self.fraction)
         elif time.perf_counter() - self.logged >= self.LOG_EVERY:
             self.logged = time.perf_counter()
-            here = self.done - self.first + fraction  # iterations done at this scale
-            left = (time.perf_counter() - self.started) / here * (self.stop - self.first - here)
-            self.log(f"iteration {self.done + 1}/{self.total}, {label}: about {left / 60:.0f} min left at this scale")
+            self.log(f"iteration {self.done + 1}/{self.total}, {label}: {self._left(fraction)}")
         self.fraction = fraction
+
+    def _left(self, fraction):
+        """The time left at this scale, at the pace since its first iteration ended: the first one also
+        holds the scale's set-up (targets, tracing each tile geometry, L-BFGS's first line search) and
+        predicted hours where there were minutes."""
+        if self.clock is None:
+            return "time left known after this scale's first iteration"
+        since, done = self.clock
+        pace = (time.perf_counter() - since) / (self.done - done + fraction)  # seconds per iteration
+        return f"about {pace * (self.stop - self.done - fraction) / 60:.0f} min left at this scale"
 
     def step(self, row):
         if self.bar is not None:
@@ -110,6 +119,8 @@ class Progress:
             self.bar.update(1 - self.fraction)
         self.done += 1
         self.fraction = 0.0
+        if self.clock is None:
+            self.clock = (time.perf_counter(), self.done)
 
     def log(self, line):
         if self.bar is not None:

@@ -45,15 +45,25 @@ def default_budget():
         return 8.0
 
 
+def whole_pool(height, width):
+    """Estimated GiB TensorFlow takes for a scale's activations and temporaries, optimised whole."""
+    return WHOLE_PER_MP * height * width / 1e6
+
+
+def tile_pool(height, width, tile):
+    """Estimated GiB TensorFlow takes for one padded tile's activations and temporaries."""
+    padded = (min(height, tile + 2 * MARGIN) * min(width, tile + 2 * MARGIN)) / 1e6
+    return TILE_PER_MP * padded
+
+
 def whole_peak(height, width):
     """Estimated peak GiB of a scale optimised whole."""
-    return BASE + WHOLE_PER_MP * height * width / 1e6
+    return BASE + whole_pool(height, width)
 
 
 def tiled_peak(height, width, tile):
     """Estimated peak GiB of a scale optimised in tiles of ``tile`` pixels (with their margins)."""
-    padded = (min(height, tile + 2 * MARGIN) * min(width, tile + 2 * MARGIN)) / 1e6
-    return BASE + TILE_PER_MP * padded + STATE_PER_MP * height * width / 1e6
+    return BASE + tile_pool(height, width, tile) + STATE_PER_MP * height * width / 1e6
 
 
 def choose_tile(height, width, options, largest=None):
@@ -62,18 +72,23 @@ def choose_tile(height, width, options, largest=None):
     --tile N: tiles of N wherever the image is larger than one tile (0: never). Otherwise
     tiles only when the whole image would pass --max-memory; NSTError if even the smallest
     tiles would. ``largest`` -- the (height, width) of the run's largest scale, when this one
-    is coarser: a run's peak is its largest scale's (what TensorFlow's allocator took for one
-    scale stays taken for the next), so when the largest scale goes into tiles, a coarser one is
-    tiled too where whole it would pass the largest scale's estimate (at 4096 px the 952x2048
-    scale, 8.7 GiB whole, under the 1904x4096 scale's 6.8 GiB in tiles).
+    is coarser. When the largest scale goes into tiles, a coarser one may take for its
+    activations (whole, else in tiles) no more than the largest scale's tiles do: what
+    oneDNN's allocator took for one scale it keeps for the rest of the run, and the largest
+    scale's image-sized state (L-BFGS's vectors, the content target) comes on top of it. At
+    8192 px the 952x2048 scale, whole, left ~7 GiB behind under the 3808x8192 scale's 5-8 GiB
+    of state: 13.8 GiB at that scale's start (docs/high-resolution.md).
     """
     if options.tile is not None:
         return options.tile if options.tile and max(height, width) > options.tile else None
-    budget = options.max_memory or default_budget()
     if largest is not None and height * width < largest[0] * largest[1]:
         top = choose_tile(*largest, options)
         if top is not None:
-            budget = min(budget, tiled_peak(*largest, top))
+            limit = tile_pool(*largest, top)
+            if whole_pool(height, width) <= limit:
+                return None
+            return next(tile for tile in TILE_SIDES if tile_pool(height, width, tile) <= limit)
+    budget = options.max_memory or default_budget()
     if whole_peak(height, width) <= budget:
         return None
     for tile in TILE_SIDES:

@@ -5,7 +5,8 @@ relu(conv2d(x, W, stride 1, SAME) + b), and ``run_block(block, run, x)`` for eac
 layers. The exercise's graph uses TensorFlow's own convolution (``nst.vgg.Kernels``); nst's
 runs hand the graph these instead (``VGGGraph(..., kernels=FastKernels)``):
 
-- Winograd's F(4x4, 3x3) (``nst.kernels.winograd``) from conv3_1 on, on the CPU;
+- Winograd's F(6x6, 3x3) (``nst.kernels.winograd``) in blocks 2-3 from conv2_2 on, F(4x4, 3x3) in
+  blocks 4-5 and in bfloat16, on the CPU;
 - each convolution's input gradient as a forward convolution with the flipped kernel
   (``conv_relu`` below): the backward pass then runs the same fast forward algorithm;
 - ``recompute_blocks``: blocks whose activations the backward pass computes again rather
@@ -24,15 +25,17 @@ FLIPPED_MIN_CHANNELS = 16
 # measured each layer alone at 300x400 (`python -m nst.bench --layers`): conv1_2 77 ms by Winograd
 # vs 44 direct, conv2_1 30 vs 23, conv2_2 50 vs 46, conv3_1 18.5 vs 22.5, conv4_2 24 vs 43.
 WINOGRAD_MIN_CHANNEL_PRODUCT = 128 * 256
-# F(6x6, 3x3) from this product on (conv2_2, 128x128, on), in float32, where it needs fewer products
-# than F(4x4, 3x3): its tiles' n² = 64 positions per 36 outputs against 36 per 16, but a partial last
-# tile costs a whole one, and on small images the products are too small to gain. Measured each layer
-# alone at 300x400 (effective positions F(6x6)/F(4x4) in brackets): conv2_2 (0.80) 29.2 ms by F(6x6)
-# vs 40.5 by F(4x4) and 43.5 direct, conv3_2 (0.83) 20.3 vs 24.5, conv4_2 (0.86) 22.8 vs 20.8, conv5_1
-# (1.02) 11.5 vs 8.9. In bfloat16 its larger transform constants cost more accuracy than F(4x4)'s (the
-# transformed tiles round to 8 bits), so bfloat16 keeps F(4x4).
+# F(6x6, 3x3) in blocks 2-3 from conv2_2 on (128x128 channels up to 256x256), in float32: its tiles'
+# n² = 64 positions per 36 outputs against F(4x4)'s 36 per 16, but a partial last tile costs a whole
+# one, and blocks 4-5 are small (38x50 and 19x25 at 300x400) where they are not already in tiles.
+# Measured each layer alone at 300x400 (effective positions F(6x6)/F(4x4) in brackets): conv2_2 (0.80)
+# 29.2 ms by F(6x6) vs 40.5 by F(4x4) and 43.5 direct, conv3_2 (0.83) 20.3 vs 24.5, conv4_2 (0.86) 22.8
+# vs 20.8, conv5_1 (1.02) 11.5 vs 8.9. The choice is the layer's, never the input size's: a tile of an
+# image and the whole image then run the same algorithm, as exact tiles (nst.kernels.tiles) need. In
+# bfloat16 its larger transform constants cost more accuracy than F(4x4)'s (the transformed tiles
+# round to 8 bits), so bfloat16 keeps F(4x4).
 WINOGRAD_6X6_MIN_CHANNEL_PRODUCT = 128 * 128
-WINOGRAD_6X6_MAX_POSITIONS = 0.85  # F(6x6) where its transformed positions are at most this x F(4x4)'s
+WINOGRAD_6X6_MAX_CHANNELS = 256  # blocks 4-5 (512 channels) keep F(4x4)
 
 
 def onednn_enabled():
@@ -107,36 +110,38 @@ class FastKernels:
     Switches, each on where it pays and settable on an instance (the values do not change):
         winograd -- Winograd's F(4x4, 3x3) where channels are many (not on a GPU, not in float16:
             its transformed tiles are up to ~100x the activations, past float16's range)
-        winograd_6x6 -- F(6x6, 3x3) where it needs fewer products (float32 only, see ``tile_for``; off by default)
+        winograd_6x6 -- F(6x6, 3x3) in blocks 2-3 instead of F(4x4) or direct (float32 only, see ``tile_for``)
         flipped_gradient -- input gradients as forward convolutions (see ``conv_relu``)
         recompute_blocks -- VGG19 blocks (e.g. {1, 2}) run under ``tf.recompute_grad``
     """
 
+    winograd_6x6 = True  # the step 1.10x faster at 300x400 (docs/speed.md); a tiled level's graph turns it off
+
     def __init__(self, weights):
         self.weights = weights
         self.winograd = winograd_pays()
-        # Off by default: measured 1.10x faster per step at 300x400, but which of F(4x4) and F(6x6) a layer
-        # gets depends on its input's size, so a tile and the whole image can differ by algorithm, and exact
-        # tiles (nst.kernels.tiles) then miss their bar (gradient 4.5e-4 from the whole image's, bar 1e-4).
-        self.winograd_6x6 = False
         self.flipped_gradient = flipped_gradient_pays()
         self.recompute_blocks = frozenset()
         self._flipped = {}  # name -> flip_kernel(W), made on first use
 
-    def tile_for(self, W, height, width):
-        """m of the Winograd F(m x m, 3x3) that computes W's convolution of a height x width input, or None: direct."""
+    def tile_for(self, W):
+        """m of the Winograd F(m x m, 3x3) that computes W's convolutions (and their input gradients), or
+        None: direct. The layer's choice, whatever its input's size (see WINOGRAD_6X6_MIN_CHANNEL_PRODUCT)."""
         channels = W.shape[2] * W.shape[3]
         if not self.winograd or W.dtype == tf.float16:
             return None
-        if self.winograd_6x6 and W.dtype == tf.float32 and channels >= WINOGRAD_6X6_MIN_CHANNEL_PRODUCT:
-            positions = {m: -(-height // m) * -(-width // m) * (m + 2) ** 2 for m in (4, 6)}
-            if positions[6] <= WINOGRAD_6X6_MAX_POSITIONS * positions[4]:
-                return 6
+        if (
+            self.winograd_6x6
+            and W.dtype == tf.float32
+            and channels >= WINOGRAD_6X6_MIN_CHANNEL_PRODUCT
+            and max(W.shape[2], W.shape[3]) <= WINOGRAD_6X6_MAX_CHANNELS
+        ):
+            return 6
         return 4 if channels >= WINOGRAD_MIN_CHANNEL_PRODUCT else None
 
     def conv_relu(self, name, x, W, b):
         """relu(conv2d(x, W) + b), by Winograd or directly; its gradient by a forward convolution (see conv_relu)."""
-        m = self.tile_for(W, *x.shape[1:3])
+        m = self.tile_for(W)
         if m is not None:
             U, U_flipped = winograd.kernels(self.weights[name][0], W.dtype, m)
             return conv_relu(x, b, lambda t: winograd.conv3x3(t, U), lambda t: winograd.conv3x3(t, U_flipped))

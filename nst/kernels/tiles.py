@@ -29,6 +29,7 @@ one tile's activations instead of the image's, plus the content target a_C, held
 margins add their pixels (at 1024-pixel tiles, 1184² per 1024²).
 """
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -39,6 +40,21 @@ from nst.costs import unroll_for_gram
 from nst.kernels.bands import ALIGN, HALO, stride
 
 MARGIN = HALO  # 80 pixels: ≥ 70, how far conv5_1 reaches beyond its block
+
+
+class _TracedPerGeometry(logging.Filter):
+    """Drops TensorFlow's "N of the last M calls ... triggered tf.function retracing" warning.
+
+    Each tile geometry (inner, edge, corner; per level) gets its own traced function on purpose,
+    once, and tracing them one after another is what that warning counts: at 8192 px it was printed
+    in the middle of the progress bar, advice a user cannot act on. Other warnings pass.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_TracedPerGeometry())
 
 
 @dataclass(frozen=True)

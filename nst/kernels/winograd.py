@@ -20,12 +20,12 @@ order the products need) and one after the last (the output blocks in place). On
 product grows with C·K.
 
 Where each pays (measured on a 2-core AVX-512 CPU with oneDNN, 300x400, each layer alone, see
-docs/speed.md, ``python -m nst.bench --layers``; ``FastKernels.tile_for`` decides): F(4x4) from
-conv3_1 on; with ``FastKernels.winograd_6x6`` (off by default: exact tiles need one algorithm per
-layer at every size) F(6x6) from conv2_2 on, F(4x4) where F(6x6)'s partial tiles would waste more
-(conv5_1 at 19x25); the direct
-convolution on block 1 and conv2_1, where moving the transformed tiles (n²/m² = 1.78-2.25x the
-activations) through memory costs more than the multiplications saved.
+docs/speed.md, ``python -m nst.bench --layers``; ``FastKernels.tile_for`` decides, per layer and
+never by the input's size, so that a tile and its whole image run the same algorithm): F(6x6) in
+blocks 2-3 from conv2_2 on, F(4x4) in blocks 4-5 (small there, where F(6x6)'s partial tiles waste
+most: conv5_1 at 19x25) and wherever bfloat16 runs; the direct convolution on block 1 and
+conv2_1, where moving the transformed tiles (n²/m² = 1.78-2.25x the activations) through memory
+costs more than the multiplications saved.
 All of it is plain TensorFlow operations, oneDNN's matrix products doing the work. The gathers
 replaced extract_patches + a transpose (input) and a transpose + a crop (output), one pass over the
 transformed tiles each instead of two: each layer 1.1-1.4x faster (conv2_2's F(6x6) 40.2 -> 29.2
