@@ -118,6 +118,8 @@ def _run(options, files, model, costs, on_iteration, should_stop):
         if level.tile is not None:
             optimizer.cost.on_tile = progress.tile
             why = "--tile" if options.tile else "the whole image would pass --max-memory"
+            if not options.tile and (h, w) != sizes[-1]:  # resources.choose_tile's rule for coarser scales
+                why = "the largest scale is in tiles, and TensorFlow would keep this one's whole activations"
             progress.log(
                 f"scale {number}/{len(sizes)}, {w}x{h}: in {len(optimizer.cost.tiles)} tiles of {level.tile} px ({why})"
             )
