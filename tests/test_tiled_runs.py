@@ -37,7 +37,7 @@ def test_a_scale_goes_into_tiles_only_past_the_budget_or_when_asked():
 def test_a_coarser_scale_never_takes_more_than_the_largest_one_in_tiles():
     """What oneDNN's allocator takes for a scale's activations it keeps, and the largest scale's state
     comes on top: when the largest scale goes into tiles, a coarser scale's activations (whole or in
-    tiles) take no more than its tiles (4096 px: the 952x2048 scale, 8.3 GiB whole, goes into tiles)."""
+    tiles) take no more than its tiles (4096 px: the 952x2048 scale, 8.8 GiB whole, goes into tiles)."""
     options, top = Options(max_memory=12), (1968, 4160)  # 4096 px with its canvas margins
     tile = resources.choose_tile(*top, options)
     assert tile is not None
