@@ -30,8 +30,8 @@ WINOGRAD_MIN_CHANNEL_PRODUCT = 128 * 256
 # one, and blocks 4-5 are small (38x50 and 19x25 at 300x400) where they are not already in tiles.
 # Measured each layer alone at 300x400 (effective positions F(6x6)/F(4x4) in brackets): conv2_2 (0.80)
 # 29.2 ms by F(6x6) vs 40.5 by F(4x4) and 43.5 direct, conv3_2 (0.83) 20.3 vs 24.5, conv4_2 (0.86) 22.8
-# vs 20.8, conv5_1 (1.02) 11.5 vs 8.9. The choice is the layer's, never the input size's: a tile of an
-# image and the whole image then run the same algorithm, as exact tiles (nst.kernels.tiles) need. In
+# vs 20.8, conv5_1 (1.02) 11.5 vs 8.9. The choice is the layer's, never the input size's (a tiled level
+# turns F(6x6) off: its blocks miss the tiles' 16 px grid, see nst.engine.problem.Problem.at). In
 # bfloat16 its larger transform constants cost more accuracy than F(4x4)'s (the transformed tiles
 # round to 8 bits), so bfloat16 keeps F(4x4).
 WINOGRAD_6X6_MIN_CHANNEL_PRODUCT = 128 * 128
@@ -115,7 +115,7 @@ class FastKernels:
         recompute_blocks -- VGG19 blocks (e.g. {1, 2}) run under ``tf.recompute_grad``
     """
 
-    winograd_6x6 = True  # the step 1.10x faster at 300x400 (docs/speed.md); a tiled level's graph turns it off
+    winograd_6x6 = True  # the step 1.09x faster at 300x400 (docs/speed.md); a tiled level's graph turns it off
 
     def __init__(self, weights):
         self.weights = weights

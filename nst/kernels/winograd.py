@@ -21,7 +21,7 @@ product grows with C·K.
 
 Where each pays (measured on a 2-core AVX-512 CPU with oneDNN, 300x400, each layer alone, see
 docs/speed.md, ``python -m nst.bench --layers``; ``FastKernels.tile_for`` decides, per layer and
-never by the input's size, so that a tile and its whole image run the same algorithm): F(6x6) in
+never by the input's size; a tiled level runs F(4x4) only): F(6x6) in
 blocks 2-3 from conv2_2 on, F(4x4) in blocks 4-5 (small there, where F(6x6)'s partial tiles waste
 most: conv5_1 at 19x25) and wherever bfloat16 runs; the direct convolution on block 1 and
 conv2_1, where moving the transformed tiles (n²/m² = 1.78-2.25x the activations) through memory
