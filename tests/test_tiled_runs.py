@@ -53,6 +53,9 @@ def test_a_coarser_scale_never_takes_more_than_the_largest_one_in_tiles():
     sides = [resources.choose_tile(h, w, options, largest=top) for h, w in ((246, 520), (492, 1040), (984, 2080))]
     assert sides[0] is None and all(side is not None and side <= 512 for side in sides[1:])
     assert resources.choose_tile(1968, 4160, options, largest=top) == 512
+    assert resources.tile_reason(options, largest=False).startswith("the largest scale is in tiles")
+    assert resources.tile_reason(options, largest=True) == "the whole image would pass --max-memory"
+    assert resources.tile_reason(Options(tile=256), largest=False) == "--tile"
 
 
 def test_a_run_that_would_fill_the_disk_is_refused_first(tmp_path, monkeypatch):

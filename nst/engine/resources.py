@@ -102,6 +102,15 @@ def choose_tile(height, width, options, largest=None):
     )
 
 
+def tile_reason(options, largest):
+    """Why ``choose_tile`` put a scale into tiles, for the progress line; ``largest``: it is the run's largest."""
+    if options.tile:
+        return "--tile"
+    if not largest:
+        return "the largest scale is in tiles, and TensorFlow would keep this one's whole activations"
+    return "the whole image would pass --max-memory"
+
+
 def disk_needed(sizes, options):
     """Bytes a run writes at most: PNGs of its saved iterations, the final JPEG and a checkpoint.
 

@@ -27,7 +27,7 @@ from nst.engine.outputs import RunFiles
 from nst.engine.problem import level_sizes, prepare, upsample
 from nst.engine.release import released
 from nst.engine.report import Progress, Recorder, write_losses
-from nst.engine.resources import check_disk, disk_needed
+from nst.engine.resources import check_disk, disk_needed, tile_reason
 from nst.engine.runtime import describe_device
 from nst.errors import NSTError, make_folder
 from nst.images import deprocess_image, reshape_and_normalize_image, resize_to, save_image
@@ -117,9 +117,7 @@ def _run(options, files, model, costs, on_iteration, should_stop):
         optimizer = make_optimizer(objective, image, options)
         if level.tile is not None:
             optimizer.cost.on_tile = progress.tile
-            why = "--tile" if options.tile else "the whole image would pass --max-memory"
-            if not options.tile and (h, w) != sizes[-1]:  # resources.choose_tile's rule for coarser scales
-                why = "the largest scale is in tiles, and TensorFlow would keep this one's whole activations"
+            why = tile_reason(options, largest=number == len(sizes))
             progress.log(
                 f"scale {number}/{len(sizes)}, {w}x{h}: in {len(optimizer.cost.tiles)} tiles of {level.tile} px ({why})"
             )
