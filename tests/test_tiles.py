@@ -162,3 +162,22 @@ def test_tracing_each_tile_geometry_is_not_reported_as_retracing():
         logger.removeHandler(handler)
         logger.setLevel(level)
     assert [record.getMessage() for record in seen] == ["another warning"]
+
+
+@pytest.mark.parametrize("shape, band_rows", [((37, 23), 5), ((33, 16), 16), ((10, 10), 256), ((1, 7), 3), ((7, 1), 2)])
+def test_total_variation_in_bands_is_the_tapes(shape, band_rows):
+    """A tiled scale's total variation (NumPy, band by band) has total_variation_cost's value and the
+    gradient its tape gives, for bands that split the rows unevenly, one band, and one-pixel sides."""
+    from nst.costs import total_variation_cost
+    from nst.kernels.variation import total_variation_value_and_grad
+
+    image = np.random.default_rng(0).normal(0, 50, (1, *shape, 3)).astype(np.float32)
+    J, gradient = total_variation_value_and_grad(image, band_rows)
+    x = tf.constant(image)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        expected = total_variation_cost(x)
+    assert J == pytest.approx(float(expected), rel=1e-6)
+    np.testing.assert_allclose(gradient, tape.gradient(expected, x).numpy(), rtol=0, atol=1e-6 * np.abs(gradient).max())
+    assert gradient.dtype == np.float32
+    assert tiles.extra_term(total_variation_cost, image)[0] == pytest.approx(J, rel=1e-12)  # what a tiled scale uses

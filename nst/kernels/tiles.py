@@ -23,9 +23,10 @@ activations, and their derivatives with respect to the pixels, are the whole ima
   into the image's gradient over all tiles, is ∂J/∂G up to float rounding: no seams, no drift
   (unlike tiles that each get their own Gram matrices).
 
-Extra terms (total variation) are computed on the whole image, untiled: they are cheap. Memory:
-one tile's activations instead of the image's, plus the content target a_C, held whole (at
-3808x8192, conv4_2's 476x1024x512 float32: 1 GB). Time: pass 1 adds a forward pass, and the
+Extra terms (total variation) are computed on the whole image, untiled: they are cheap (total
+variation in bands of rows, in NumPy: ``extra_term``). Memory: one tile's activations instead of
+the image's, plus the content target a_C, held whole (at 3808x8192, conv4_2's 476x1024x512
+float32: 1 GB). Time: pass 1 adds a forward pass, and the
 margins add their pixels (at 1024-pixel tiles, 1184² per 1024²).
 """
 
@@ -37,7 +38,9 @@ import numpy as np
 import tensorflow as tf
 
 from nst.costs import unroll_for_gram
+from nst.costs.variation import total_variation_cost
 from nst.kernels.bands import ALIGN, HALO, stride
+from nst.kernels.variation import total_variation_value_and_grad
 
 MARGIN = HALO  # 80 pixels: ≥ 70, how far conv5_1 reaches beyond its block
 
@@ -198,15 +201,11 @@ class TiledCost:
             gradient[:, rows.start : rows.stop, cols.start : cols.stop] += g.numpy()
             self._tile_done(len(self.tiles) + k + 1)
         terms = {name: float(value) for name, value in terms.items()}
-        if o.extra_terms:
-            whole = tf.constant(image)
-            with tf.GradientTape() as tape:
-                tape.watch(whole)
-                extra = {name: cost(whole) for name, _, cost in o.extra_terms}
-                J_extra = tf.add_n([weight * extra[name] for name, weight, _ in o.extra_terms])
-            gradient += tape.gradient(J_extra, whole).numpy()
-            terms.update({name: float(value) for name, value in extra.items()})
-            terms["J"] += float(J_extra)
+        for name, weight, cost in o.extra_terms:
+            value, term_gradient = extra_term(cost, image)
+            gradient += np.float32(weight) * term_gradient
+            terms[name] = value
+            terms["J"] += weight * value
         return terms, gradient
 
     def _tile_done(self, done):
@@ -260,6 +259,22 @@ class TiledCost:
         D_spec = {name: tf.TensorSpec(o.graph.shape(name)[-1:] * 2, tf.float32) for name in self.style_names}
         signature = [x_spec, a_C_spec, D_spec, tf.TensorSpec((), tf.float32)]
         return tf.function(gradient, input_signature=signature, jit_compile=o.jit_compile)
+
+
+def extra_term(cost, image):
+    """(cost(image) float, ∂cost/∂image float32 NumPy) of one extra term, on the whole image.
+
+    Total variation in bands of rows (``nst.kernels.variation``): through a tape its temporaries,
+    about fifteen image-sized arrays, would stay in oneDNN's pool (5.5 GB at 3808x8192). Any other
+    term (a clip's temporal term) through a tape.
+    """
+    if cost is total_variation_cost:
+        return total_variation_value_and_grad(image)
+    whole = tf.constant(image)
+    with tf.GradientTape() as tape:
+        tape.watch(whole)
+        value = cost(whole)
+    return float(value), tape.gradient(value, whole).numpy()
 
 
 def tiled_forward(graph, image, layers, tile, on_tile=None, margin=MARGIN):
