@@ -194,6 +194,28 @@ def test_float32_lbfgs_stops_when_asked_and_on_ctrl_c(rough):
     assert result.losses[-1] == pytest.approx(float(value_and_grad(tf.constant(result.x))[0]), rel=1e-6)
 
 
+@pytest.mark.parametrize("first_step", [8.0, 1.0])
+def test_float32_lbfgs_first_step_has_the_asked_size(first_step):
+    """The first step is −g scaled to an RMS of ``first_step`` pixel values: 8 from a noisy start, 1 (the
+    run's choice for an upsampled coarser scale) from an image that is already a picture."""
+    from nst.engine.lean_lbfgs import minimize_lean
+
+    rng = np.random.default_rng(1)
+    x0 = rng.uniform(-20, 20, SHAPE).astype(np.float32)
+    tried = []
+
+    def cost(x):  # J = ½ Σ x²: any step of RMS 8 or less along −g lowers it, so the first one is accepted
+        tried.append(x.copy())
+        return 0.5 * float(np.sum(x.astype(np.float64) ** 2)), x.copy(), {}
+
+    result = minimize_lean(cost, x0, 1, first_step=first_step)
+    assert result.evaluations == 2 and len(tried) == 2
+    step = tried[1] - tried[0]
+    assert np.sqrt(np.mean(step.astype(np.float64) ** 2)) == pytest.approx(first_step, rel=1e-5)
+    cosine = -np.sum(step * x0) / (np.linalg.norm(step) * np.linalg.norm(x0))
+    assert cosine == pytest.approx(1.0, abs=1e-6)  # along −g
+
+
 def test_float32_lbfgs_reports_a_nan_cost_as_divergence():
     from nst.engine.lean_lbfgs import minimize_lean
 

@@ -108,6 +108,25 @@ def test_the_progress_moves_tile_by_tile_and_logs_the_time_left(capsys, monkeypa
     assert progress.fraction == pytest.approx(2 / 3)
 
 
+def test_a_tiled_lbfgs_takes_a_short_first_step_only_from_an_upsampled_scale():
+    """From the noisy start the first step's RMS is FIRST_STEP (8 pixel values); from a coarser scale's
+    result, upsampled, REFINING_FIRST_STEP (1): a longer one only sends the line search back."""
+    from nst.engine.lean_lbfgs import FIRST_STEP, REFINING_FIRST_STEP
+    from nst.engine.optimizers import TiledLBFGSOptimizer, make_optimizer
+    from nst.kernels.tiles import TiledObjective
+
+    objective = TiledObjective(None, 64, 96, None, (), "conv4_2", (("conv1_1", 1.0),), 10, 40, None, tile=64)
+    image = np.zeros((1, 64, 96, 3), np.float32)
+    options = Options(preset="quality")
+    fresh, refining = (make_optimizer(objective, image, options, refining=r) for r in (False, True))
+    assert isinstance(fresh, TiledLBFGSOptimizer) and isinstance(refining, TiledLBFGSOptimizer)
+    assert (fresh.minimize.keywords["first_step"], refining.minimize.keywords["first_step"]) == (
+        FIRST_STEP,
+        REFINING_FIRST_STEP,
+    )
+    assert FIRST_STEP == 8.0 and REFINING_FIRST_STEP == 1.0
+
+
 @pytest.mark.slow
 def test_a_tiled_run_gives_the_untiled_runs_losses_and_a_preview(weights_h5, tmp_path, monkeypatch):
     """Adam over tiles of 64 px (1 x 2 of them, each tile's margin reaching past a 64x96 image) takes the
@@ -115,7 +134,9 @@ def test_a_tiled_run_gives_the_untiled_runs_losses_and_a_preview(weights_h5, tmp
     preview; the quality preset's L-BFGS runs over tiles too (in float32: nst.engine.lean_lbfgs). Each
     tile's geometry is traced once per pass, so few tiles keep the test short; test_tiles.py checks
     the sums over many, at a size where their margins matter."""
+    import nst.engine.optimizers
     import nst.engine.run
+    from nst.engine.lean_lbfgs import REFINING_FIRST_STEP
     from nst.engine.run import run
     from nst.kernels import FastKernels
 
@@ -135,6 +156,18 @@ def test_a_tiled_run_gives_the_untiled_runs_losses_and_a_preview(weights_h5, tmp
     with Image.open(tiled.files.preview) as preview:
         assert preview.size == (48, 32)
     assert len(tiled.files.losses_csv.read_text().splitlines()) == 3  # its header and two iterations
-    lbfgs = run(Options(output_dir=tmp_path / "lbfgs", tile=64, preset="quality", **common))  # the float32 L-BFGS
-    assert lbfgs.status == "done" and [row.iteration for row in lbfgs.rows] == [0, 1]
-    assert lbfgs.rows[1].J < lbfgs.rows[0].J
+    # The float32 L-BFGS, over two scales: the 32x48 one (a 40x56 canvas) fits one tile and runs SciPy's
+    # L-BFGS-B; the 64x96 one (80x112) is tiled and starts from the upsampled coarser scale, with the
+    # short first step (nst.engine.lean_lbfgs.REFINING_FIRST_STEP).
+    first_steps = []
+    minimize_lean = nst.engine.optimizers.minimize_lean
+
+    def spy(*args, first_step, **kwargs):
+        first_steps.append(first_step)
+        return minimize_lean(*args, first_step=first_step, **kwargs)
+
+    monkeypatch.setattr(nst.engine.optimizers, "minimize_lean", spy)
+    lbfgs = run(Options(output_dir=tmp_path / "lbfgs", tile=64, preset="quality", multiscale="2", **common))
+    assert lbfgs.status == "done" and [row.iteration for row in lbfgs.rows] == [0, 1, 2, 3]
+    assert lbfgs.rows[1].J < lbfgs.rows[0].J and lbfgs.rows[3].J < lbfgs.rows[2].J
+    assert first_steps == [REFINING_FIRST_STEP]

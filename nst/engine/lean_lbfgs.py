@@ -14,9 +14,13 @@ The method, per iteration (Nocedal & Wright, algorithms 7.4 and 7.5, with projec
              J(x_new) ≤ J(x) + 10⁻⁴ · gᵀ(x_new − x) holds and J(x_new) < J(x)
     (s, y) = (x_new − x, g_new − g), kept when sᵀy > 0 (the curvature the recursion needs)
 
-The first iteration has no pair: its step is −g scaled to a root-mean-square of ``FIRST_STEP``
-pixel values. Usually one evaluation per iteration; every J accepted is lower than the last, so
-the current image is the best one. It ends early ("converged") when no step lowers J, or when
+The first iteration has no pair: its step is −g scaled to a root-mean-square of ``first_step``
+pixel values: ``FIRST_STEP`` from a noisy start, ``REFINING_FIRST_STEP`` from an image that is already
+a picture (a coarser scale's result, upsampled), where a long first step only makes the line search
+shorten it, one whole-image evaluation per try.
+
+Usually one evaluation per iteration; every J accepted is lower than the last, so the current image
+is the best one. It ends early ("converged") when no step lowers J, or when
 an iteration lowered it by less than ``FTOL`` of its size (float32's resolution: past it, steps
 only move rounding errors). Dot products are summed in float64, in chunks.
 """
@@ -28,6 +32,9 @@ import numpy as np
 from nst.engine.lbfgs import LBFGSResult
 
 FIRST_STEP = 8.0  # RMS of the first step, in pixel values (2, 8, 32 tried at 238x512 and 476x1024: 8 went furthest)
+# From an upsampled coarser scale, 8 took ~4 evaluations to its first accepted step (halved three times); 1 took one
+# (2048 px with --max-memory 4, its 952x2048 scale tiled: 321 s against 362 s, and a lower final J).
+REFINING_FIRST_STEP = 1.0
 ARMIJO = 1e-4
 FTOL = 1e-7  # relative decrease of J below which it has converged (float32's epsilon: 1.2e-7)
 CHUNK = 1 << 22  # values per chunk of a float64 dot product
@@ -46,8 +53,9 @@ def free_pixels(x, g, lower, upper):
     return ~(((x <= lower) & (g > 0)) | ((x >= upper) & (g < 0)))
 
 
-def direction(g, free, pairs):
-    """d = −H·g on the free pixels (the two-loop recursion over ``pairs`` = [(s, y, 1/sᵀy)], oldest first)."""
+def direction(g, free, pairs, first_step=FIRST_STEP):
+    """d = −H·g on the free pixels (the two-loop recursion over ``pairs`` = [(s, y, 1/sᵀy)], oldest first);
+    with no pairs yet, −g scaled to an RMS of ``first_step``."""
     q = np.where(free, g, np.float32(0))
     alphas = []
     for s, y, rho in reversed(pairs):
@@ -58,7 +66,7 @@ def direction(g, free, pairs):
         s, y, _ = pairs[-1]
         q *= np.float32(dot(s, y) / dot(y, y))
     else:
-        q *= np.float32(FIRST_STEP / max(np.sqrt(dot(q, q) / q.size), 1e-30))
+        q *= np.float32(first_step / max(np.sqrt(dot(q, q) / q.size), 1e-30))
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
         b = rho * dot(y, q)
         q += np.float32(a - b) * s
@@ -86,7 +94,9 @@ def line_search(value_and_grad, x, J, g, d, lower, upper, tries):
     return tries, None, J_new
 
 
-def minimize_lean(value_and_grad, x0, iterations, callback=None, bounds=None, corrections=5, max_line_search=8):
+def minimize_lean(
+    value_and_grad, x0, iterations, callback=None, bounds=None, corrections=5, max_line_search=8, first_step=FIRST_STEP
+):
     """Minimise J(x) from x0 with float32 L-BFGS; returns an ``nst.engine.lbfgs.LBFGSResult``.
 
     value_and_grad -- x (float32 NumPy, x0's shape) -> (J float, ∂J/∂x float32 of x's shape, extras)
@@ -94,6 +104,7 @@ def minimize_lean(value_and_grad, x0, iterations, callback=None, bounds=None, co
         x is the optimiser's own array: copy it to keep it
     bounds -- (lower, upper), each broadcastable to x0 (``PIXEL_BOUNDS``), or None
     corrections -- m, the pairs kept; max_line_search -- evaluations allowed per iteration
+    first_step -- the first step's RMS in pixel values (its direction is −g)
 
     Status as ``minimize_lbfgs``'s: "done", "converged" (no step lowered J), "stopped",
     "interrupted" (Ctrl-C: the current image, the best so far) or "diverged" (J not finite).
@@ -112,7 +123,7 @@ def minimize_lean(value_and_grad, x0, iterations, callback=None, bounds=None, co
         if not np.isfinite(J):
             return LBFGSResult(x, [], [], "diverged", 1, time.perf_counter() - start, f"J = {J} at the start")
         for i in range(iterations):
-            d = direction(g, free_pixels(x, g, lower, upper), pairs)
+            d = direction(g, free_pixels(x, g, lower, upper), pairs, first_step)
             found = line_search(value_and_grad, x, J, g, d, lower, upper, max_line_search)
             evaluations += found[0]
             del d

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from nst.adam import Adam
 from nst.engine.lbfgs import PIXEL_BOUNDS, make_value_and_grad, minimize_lbfgs
-from nst.engine.lean_lbfgs import minimize_lean
+from nst.engine.lean_lbfgs import FIRST_STEP, REFINING_FIRST_STEP, minimize_lean
 from nst.kernels.precision import FP16_MAX_HALVINGS, LossScale, LossScaledAdam, compute_dtype, finite
 from nst.kernels.tiles import TiledCost, TiledObjective
 from nst.train import train_step
@@ -157,7 +157,7 @@ class TiledAdamOptimizer(AdamOptimizer):
     what tiles are for avoiding. The J, the gradient and the update are the same up to float rounding.
     """
 
-    def __init__(self, objective, image, options):
+    def __init__(self, objective, image, options, refining=False):  # Adam's step size is its own, whatever the start
         self.cost = TiledCost(objective)
         self.variable = tf.Variable(np.asarray(image, np.float32), name="generated_image")
         self.adam = Adam(self.variable, learning_rate=options.learning_rate)
@@ -175,9 +175,9 @@ class TiledLBFGSOptimizer(LBFGSOptimizer):
     """L-BFGS over tiles: J and ∂J/∂G from ``nst.kernels.tiles.TiledCost``, the steps by
     ``nst.engine.lean_lbfgs`` in float32 (SciPy's float64 workspace would not fit where tiles are needed)."""
 
-    minimize = staticmethod(partial(minimize_lean, corrections=LEAN_CORRECTIONS))
-
-    def __init__(self, objective, image, options):
+    def __init__(self, objective, image, options, refining=False):
+        first_step = REFINING_FIRST_STEP if refining else FIRST_STEP
+        self.minimize = partial(minimize_lean, corrections=LEAN_CORRECTIONS, first_step=first_step)
         self.x = np.asarray(image, np.float32)
         self.cost = TiledCost(objective)
         self.message = ""
@@ -190,7 +190,12 @@ class TiledLBFGSOptimizer(LBFGSOptimizer):
 TILED = {"adam": TiledAdamOptimizer, "lbfgs": TiledLBFGSOptimizer}
 
 
-def make_optimizer(objective, image, options):
-    """``options.optimizer`` for this objective: from ``TILED`` for a tiled one, else ``OPTIMIZERS``."""
-    table = TILED if isinstance(objective, TiledObjective) else OPTIMIZERS
-    return table[options.optimizer](objective, image, options)
+def make_optimizer(objective, image, options, refining=False):
+    """``options.optimizer`` for this objective: from ``TILED`` for a tiled one, else ``OPTIMIZERS``.
+
+    refining -- ``image`` is already a picture (a coarser scale's result, upsampled), not a fresh start:
+    the float32 L-BFGS then starts with a shorter step (``nst.engine.lean_lbfgs.REFINING_FIRST_STEP``).
+    """
+    if isinstance(objective, TiledObjective):
+        return TILED[options.optimizer](objective, image, options, refining)
+    return OPTIMIZERS[options.optimizer](objective, image, options)

@@ -8,7 +8,7 @@ in the largest tiles (up to ``TILE``) whose estimate fits.
 
 The estimates are linear in the pixels: a whole scale holds VGG19's activations for the backward
 pass, TensorFlow's temporaries and SciPy's L-BFGS-B workspace (WHOLE_PER_MP from the 2048 px run's
-8.82 GiB peak with F(6x6) on, its 968x2064 canvas, ``/usr/bin/time -v``, docs/high-resolution.md); a
+8.82 GiB peak with F(6x6) on, its 984x2080 canvas, ``/usr/bin/time -v``, docs/high-resolution.md); a
 tiled scale one tile's activations, plus per pixel the image, its gradient, the optimiser's vectors
 and the content target (TILE_PER_MP and STATE_PER_MP: fitted to two tiled scales measured alone,
 952x2048 in 512 px tiles at 2.76 GiB and 1904x4096 in 1024 px tiles at 6.00 GiB, then rounded up by
@@ -33,7 +33,7 @@ TILE_SIDES = (1024, 768, 512, 384, 256)  # tried from the largest when the budge
 # tile and STATE_PER_MP of the image for what is kept whole (image, gradient, the float32 L-BFGS's
 # 2m + 7 vectors or Adam's moments, the content target).
 BASE = 1.5
-WHOLE_PER_MP = 3.7  # (8.82 - 1.5) / 2.0 MP: 3.66
+WHOLE_PER_MP = 3.7  # (8.82 - 1.5) / 2.05 MP: 3.58, rounded up
 TILE_PER_MP = 2.2  # fitted: 2.1
 STATE_PER_MP = 0.27  # fitted: 0.25
 

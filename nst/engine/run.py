@@ -113,8 +113,9 @@ def _run(options, files, model, costs, on_iteration, should_stop):
                     f"scale {number} is {w}x{h}; resume with the same --size and --multiscale"
                 )
         progress.scale(number, len(sizes), first, stop)
+        refining = image is not None  # a coarser scale's result (or a checkpoint's image), not a fresh start
         level, objective, image = level_objective(problem, options, costs, (h, w), image, seed)
-        optimizer = make_optimizer(objective, image, options)
+        optimizer = make_optimizer(objective, image, options, refining)
         if level.tile is not None:
             optimizer.cost.on_tile = progress.tile
             why = tile_reason(options, largest=number == len(sizes))
